@@ -1,0 +1,75 @@
+"""Small pytree helpers used by the kernels (private)."""
+
+import itertools
+
+import jax
+import jax.numpy as jnp
+from jax.tree_util import Partial
+
+from statjax.types import ArrayTree, PRNGKey
+
+
+def as_pytree_fn(fn):
+    """Make a callable a pytree so that it can be a traced kernel field.
+
+    A plain function becomes a leafless ``Partial`` (its identity is static, so a
+    new function recompiles); a callable that already is a pytree (a ``Partial``
+    with parameters, a ``flax.struct.dataclass`` with ``__call__``) is kept, so
+    that its parameters stay traced leaves and changing them never recompiles.
+    """
+    if isinstance(fn, Partial):
+        return fn
+    if jax.tree_util.treedef_is_leaf(jax.tree_util.tree_structure(fn)):
+        return Partial(fn)
+    return fn
+
+
+def normal_like(key: PRNGKey, tree: ArrayTree) -> ArrayTree:
+    """Standard normal noise with the structure, shapes and dtypes of ``tree``.
+
+    One draw for the whole pytree when its leaves share a dtype: on the CPU each
+    call of the generator costs about as much as a small kernel step.
+    """
+    leaves, treedef = jax.tree_util.tree_flatten(tree)
+    dtypes = {jnp.result_type(x) for x in leaves}
+    if len(dtypes) == 1:
+        sizes = [jnp.size(x) for x in leaves]
+        flat = jax.random.normal(key, (sum(sizes),), dtypes.pop())
+        if len(leaves) == 1:
+            return jax.tree_util.tree_unflatten(treedef, [flat.reshape(jnp.shape(leaves[0]))])
+        pieces = jnp.split(flat, list(itertools.accumulate(sizes))[:-1])
+        noise = [piece.reshape(jnp.shape(x)) for piece, x in zip(pieces, leaves)]
+        return jax.tree_util.tree_unflatten(treedef, noise)
+    keys = jax.random.split(key, len(leaves))
+    noise = [jax.random.normal(k, jnp.shape(x), jnp.result_type(x)) for k, x in zip(keys, leaves)]
+    return jax.tree_util.tree_unflatten(treedef, noise)
+
+
+def broadcast_like(value, tree: ArrayTree) -> ArrayTree:
+    """``value`` as a pytree shaped like ``tree``: a scalar is repeated on every leaf."""
+    if jax.tree_util.tree_structure(value) == jax.tree_util.tree_structure(tree):
+        return value
+    return jax.tree_util.tree_map(lambda _: value, tree)
+
+
+def tree_vdot(a: ArrayTree, b: ArrayTree) -> jax.Array:
+    """Sum over all leaves of the elementwise product ``a * b``."""
+    products = jax.tree_util.tree_map(lambda x, y: jnp.sum(x * y), a, b)
+    return sum(jax.tree_util.tree_leaves(products))
+
+
+def tree_axpy(scale, x: ArrayTree, y: ArrayTree) -> ArrayTree:
+    """``scale * x + y`` leafwise; ``scale`` is a scalar or a pytree like ``x``."""
+    scale = broadcast_like(scale, x)
+    return jax.tree_util.tree_map(lambda s, a, b: s * a + b, scale, x, y)
+
+
+def tree_mul(scale, x: ArrayTree) -> ArrayTree:
+    """``scale * x`` leafwise; ``scale`` is a scalar or a pytree like ``x``."""
+    scale = broadcast_like(scale, x)
+    return jax.tree_util.tree_map(lambda s, a: s * a, scale, x)
+
+
+def tree_where(condition: jax.Array, x: ArrayTree, y: ArrayTree) -> ArrayTree:
+    """Leafwise ``jnp.where(condition, x, y)`` with a scalar condition."""
+    return jax.tree_util.tree_map(lambda a, b: jnp.where(condition, a, b), x, y)

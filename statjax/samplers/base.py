@@ -1,0 +1,66 @@
+"""What every kernel shares: the Metropolis–Hastings accept/reject step.
+
+The accept/reject rule is written once here so that every kernel rejects a
+proposal whose energy (or acceptance ratio) is NaN or +inf in the same way.
+"""
+
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+from statjax._tree import tree_where
+from statjax.types import ArrayTree, PRNGKey
+
+
+class AcceptanceInfo(NamedTuple):
+    """Outcome of one Metropolis–Hastings decision.
+
+    Attributes:
+        acceptance_rate: ``min(1, exp(log_ratio))``, zero for a NaN ratio.
+        is_accepted: whether the proposal replaced the current state.
+    """
+
+    acceptance_rate: jax.Array
+    is_accepted: jax.Array
+
+
+def metropolis_hastings_accept(
+    key: PRNGKey, log_acceptance_ratio: jax.Array, proposal: ArrayTree, current: ArrayTree
+) -> tuple[ArrayTree, AcceptanceInfo]:
+    """Accept ``proposal`` with probability ``min(1, exp(log_acceptance_ratio))``.
+
+    Metropolis et al. (1953); Hastings (1970). A NaN ratio (a proposal whose
+    energy is NaN, or NaN gradients along a trajectory) counts as ``-inf``: such a
+    proposal is always rejected, so a chain never enters a region where the energy
+    is undefined. A proposal with energy ``+inf`` has ratio ``-inf`` and is
+    rejected too.
+
+    Args:
+        key: PRNG key for the uniform draw.
+        log_acceptance_ratio: scalar ``log pi(x') q(x|x') - log pi(x) q(x'|x)``.
+        proposal: candidate state (any pytree).
+        current: current state, with the same structure.
+
+    Returns:
+        The new state and an :class:`AcceptanceInfo`.
+    """
+    log_ratio = jnp.where(jnp.isnan(log_acceptance_ratio), -jnp.inf, log_acceptance_ratio)
+    acceptance_rate = jnp.exp(jnp.minimum(log_ratio, 0.0))
+    # u in [0, 1): a zero probability is never accepted, probability one always is.
+    is_accepted = jax.random.uniform(key, dtype=acceptance_rate.dtype) < acceptance_rate
+    return tree_where(is_accepted, proposal, current), AcceptanceInfo(acceptance_rate, is_accepted)
+
+
+def check_positive(name: str, value) -> None:
+    """Raise ``ValueError`` if a concrete ``value`` has an entry that is not finite and > 0.
+
+    Traced values (inside ``jit``) pass through unchecked: the check belongs at
+    the Python boundary, where the numbers are known.
+    """
+    for leaf in jax.tree_util.tree_leaves(value):
+        if isinstance(leaf, jax.core.Tracer):
+            continue
+        array = jnp.asarray(leaf)
+        if not bool(jnp.all(jnp.isfinite(array) & (array > 0))):
+            raise ValueError(f"{name} must be finite and > 0 everywhere, got {array}.")
