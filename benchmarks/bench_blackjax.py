@@ -86,11 +86,14 @@ def main():
             statjax.hmc(energy, hmc_step_size, num_integration_steps),
         ),
     }
-    print(f"# {platform.processor() or platform.machine()}, {jax.devices()[0].device_kind}, "
-          f"jax {jax.__version__}, blackjax {blackjax.__version__}, dim {DIM}, "
-          f"{args.steps} steps, best of {args.repeats}")
-    print(f"{'sampler':8} {'chains':>7} {'blackjax steps/s':>17} {'statjax steps/s':>16} "
-          f"{'ratio':>6}")
+    print(
+        f"# {platform.processor() or platform.machine()}, {jax.devices()[0].device_kind}, "
+        f"jax {jax.__version__}, blackjax {blackjax.__version__}, dim {DIM}, "
+        f"{args.steps} steps, best of {args.repeats}"
+    )
+    print(
+        f"{'sampler':8} {'chains':>7} {'blackjax steps/s':>17} {'statjax steps/s':>16} {'ratio':>6}"
+    )
     key = jax.random.key(0)
     for name in args.samplers:
         blackjax_algorithm, statjax_kernel = pairs[name]
@@ -103,8 +106,9 @@ def main():
             ours = work / best_time(
                 statjax_runner(statjax_kernel, args.steps), key, positions, args.repeats
             )
-            print(f"{name:8} {num_chains:7d} {peer:17.4g} {ours:16.4g} {ours / peer:6.2f}",
-                  flush=True)
+            print(
+                f"{name:8} {num_chains:7d} {peer:17.4g} {ours:16.4g} {ours / peer:6.2f}", flush=True
+            )
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ import itertools
 
 import jax
 import jax.numpy as jnp
+import jax.scipy.special
 from jax.tree_util import Partial
 
 from statjax.types import ArrayTree, PRNGKey
@@ -25,24 +26,41 @@ def as_pytree_fn(fn):
 
 
 def normal_like(key: PRNGKey, tree: ArrayTree) -> ArrayTree:
-    """Standard normal noise with the structure, shapes and dtypes of ``tree``.
+    """Standard normal noise with the structure, shapes and dtypes of ``tree``."""
+    noise, _ = normal_and_log_uniform_like(key, tree, with_uniform=False)
+    return noise
 
-    One draw for the whole pytree when its leaves share a dtype: on the CPU each
-    call of the generator costs about as much as a small kernel step.
+
+def normal_and_log_uniform_like(
+    key: PRNGKey, tree: ArrayTree, with_uniform: bool = True
+) -> tuple[ArrayTree, jax.Array | None]:
+    """Normal noise shaped like ``tree`` and ``log u``, ``u ~ U(0, 1)``, from one generator call.
+
+    On the CPU each call of the generator costs about as much as a small kernel
+    step, so a proposal's noise and its accept/reject uniform come from one draw of
+    ``size(tree) + 1`` normals: the extra normal ``z`` gives ``u = Phi(z)``, exactly
+    uniform. It is returned as ``log u = log Phi(z)``, which stays accurate where
+    ``Phi(z)`` itself would round to 1 in float32. Leaves of mixed dtypes fall back
+    to one call per leaf.
     """
     leaves, treedef = jax.tree_util.tree_flatten(tree)
     dtypes = {jnp.result_type(x) for x in leaves}
-    if len(dtypes) == 1:
-        sizes = [jnp.size(x) for x in leaves]
-        flat = jax.random.normal(key, (sum(sizes),), dtypes.pop())
-        if len(leaves) == 1:
-            return jax.tree_util.tree_unflatten(treedef, [flat.reshape(jnp.shape(leaves[0]))])
-        pieces = jnp.split(flat, list(itertools.accumulate(sizes))[:-1])
-        noise = [piece.reshape(jnp.shape(x)) for piece, x in zip(pieces, leaves)]
-        return jax.tree_util.tree_unflatten(treedef, noise)
-    keys = jax.random.split(key, len(leaves))
-    noise = [jax.random.normal(k, jnp.shape(x), jnp.result_type(x)) for k, x in zip(keys, leaves)]
-    return jax.tree_util.tree_unflatten(treedef, noise)
+    if len(dtypes) != 1:
+        key, key_uniform = jax.random.split(key)
+        keys = jax.random.split(key, len(leaves))
+        noise = [
+            jax.random.normal(k, jnp.shape(x), jnp.result_type(x))
+            for k, x in zip(keys, leaves, strict=True)
+        ]
+        uniform = jnp.log(jax.random.uniform(key_uniform)) if with_uniform else None
+        return jax.tree_util.tree_unflatten(treedef, noise), uniform
+    sizes = [int(jnp.size(x)) for x in leaves]
+    flat = jax.random.normal(key, (sum(sizes) + int(with_uniform),), dtypes.pop())
+    offsets = list(itertools.accumulate(sizes))
+    pieces = jnp.split(flat, offsets) if len(leaves) > 1 or with_uniform else [flat]
+    noise = [piece.reshape(jnp.shape(x)) for piece, x in zip(pieces, leaves, strict=False)]
+    uniform = jax.scipy.special.log_ndtr(pieces[-1][0]) if with_uniform else None
+    return jax.tree_util.tree_unflatten(treedef, noise), uniform
 
 
 def broadcast_like(value, tree: ArrayTree) -> ArrayTree:

@@ -51,7 +51,11 @@ def running_moments_update(moments: RunningMoments, observation: ArrayTree) -> R
     tree_map = jax.tree_util.tree_map
     mean = tree_map(lambda m, x: m + (x - m) / count, moments.mean, observation)
     m2 = tree_map(
-        lambda s, old, new, x: s + (x - old) * (x - new), moments.m2, moments.mean, mean, observation
+        lambda s, old, new, x: s + (x - old) * (x - new),
+        moments.m2,
+        moments.mean,
+        mean,
+        observation,
     )
     return RunningMoments(count, mean, m2)
 

@@ -6,7 +6,11 @@ from statjax.samplers.adaptation import (
     dual_averaging_init,
     dual_averaging_update,
 )
-from statjax.samplers.base import AcceptanceInfo, metropolis_hastings_accept
+from statjax.samplers.base import (
+    AcceptanceInfo,
+    accept_with_log_uniform,
+    metropolis_hastings_accept,
+)
 from statjax.samplers.hmc import HamiltonianMonteCarlo, HMCInfo, HMCState, hmc
 from statjax.samplers.langevin import (
     LangevinState,
@@ -29,6 +33,7 @@ __all__ = [
     "MetropolisState",
     "RandomWalkMetropolis",
     "UnadjustedLangevin",
+    "accept_with_log_uniform",
     "adapt_step_size",
     "dual_averaging_init",
     "dual_averaging_update",

@@ -45,10 +45,21 @@ def metropolis_hastings_accept(
     Returns:
         The new state and an :class:`AcceptanceInfo`.
     """
+    log_uniform = jnp.log(jax.random.uniform(key, dtype=jnp.result_type(log_acceptance_ratio)))
+    return accept_with_log_uniform(log_uniform, log_acceptance_ratio, proposal, current)
+
+
+def accept_with_log_uniform(
+    log_uniform: jax.Array, log_acceptance_ratio: jax.Array, proposal: ArrayTree, current: ArrayTree
+) -> tuple[ArrayTree, AcceptanceInfo]:
+    """:func:`metropolis_hastings_accept` with the uniform already drawn, as ``log u``.
+
+    The proposal is accepted iff ``log u < log_acceptance_ratio``, which happens with
+    probability ``min(1, exp(log_acceptance_ratio))``; a NaN ratio never passes.
+    """
     log_ratio = jnp.where(jnp.isnan(log_acceptance_ratio), -jnp.inf, log_acceptance_ratio)
     acceptance_rate = jnp.exp(jnp.minimum(log_ratio, 0.0))
-    # u in [0, 1): a zero probability is never accepted, probability one always is.
-    is_accepted = jax.random.uniform(key, dtype=acceptance_rate.dtype) < acceptance_rate
+    is_accepted = log_uniform < log_ratio
     return tree_where(is_accepted, proposal, current), AcceptanceInfo(acceptance_rate, is_accepted)
 
 

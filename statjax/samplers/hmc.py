@@ -9,12 +9,12 @@ from flax import struct
 from statjax._tree import (
     as_pytree_fn,
     broadcast_like,
-    normal_like,
+    normal_and_log_uniform_like,
     tree_axpy,
     tree_mul,
     tree_vdot,
 )
-from statjax.samplers.base import check_positive, metropolis_hastings_accept
+from statjax.samplers.base import accept_with_log_uniform, check_positive
 from statjax.samplers.langevin import LangevinState, energy_and_grad_state
 from statjax.types import ArrayTree, EnergyFn, PRNGKey
 
@@ -89,13 +89,13 @@ class HamiltonianMonteCarlo(struct.PyTreeNode):
         self, key: PRNGKey, state: HMCState, beta: jax.typing.ArrayLike
     ) -> tuple[HMCState, HMCInfo]:
         """One HMC transition at inverse temperature ``beta``."""
-        key_momentum, key_accept = jax.random.split(key)
+        noise, log_uniform = normal_and_log_uniform_like(key, state.position)
         # p ~ N(0, T M) with M = diag(1 / inverse_mass_matrix).
         momentum_scale = jax.tree_util.tree_map(
             lambda m: jax.lax.rsqrt(beta * m),
             broadcast_like(self.inverse_mass_matrix, state.position),
         )
-        momentum = tree_mul(momentum_scale, normal_like(key_momentum, state.position))
+        momentum = tree_mul(momentum_scale, noise)
         proposal, end_momentum = _leapfrog(
             self.energy_fn,
             self.step_size,
@@ -110,8 +110,8 @@ class HamiltonianMonteCarlo(struct.PyTreeNode):
             + _kinetic_energy(self.inverse_mass_matrix, end_momentum)
             - _kinetic_energy(self.inverse_mass_matrix, momentum)
         )
-        new_state, info = metropolis_hastings_accept(
-            key_accept, -beta * energy_change, proposal, state
+        new_state, info = accept_with_log_uniform(
+            log_uniform, -beta * energy_change, proposal, state
         )
         is_divergent = ~(beta * energy_change <= DIVERGENCE_THRESHOLD)  # NaN counts too
         return new_state, HMCInfo(

@@ -15,8 +15,15 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
-from statjax._tree import as_pytree_fn, normal_like, tree_axpy, tree_vdot, tree_where
-from statjax.samplers.base import AcceptanceInfo, check_positive, metropolis_hastings_accept
+from statjax._tree import (
+    as_pytree_fn,
+    normal_and_log_uniform_like,
+    normal_like,
+    tree_axpy,
+    tree_vdot,
+    tree_where,
+)
+from statjax.samplers.base import AcceptanceInfo, accept_with_log_uniform, check_positive
 from statjax.types import ArrayTree, EnergyFn, PRNGKey
 
 
@@ -40,9 +47,8 @@ def energy_and_grad_state(energy_fn: EnergyFn, position: ArrayTree) -> LangevinS
     return LangevinState(position, energy, energy_grad)
 
 
-def _langevin_proposal(energy_fn, step_size, key, state, beta) -> LangevinState:
-    """Euler–Maruyama step ``x' = x - eps grad E(x) + sqrt(2 eps / beta) xi``."""
-    noise = normal_like(key, state.position)
+def _langevin_proposal(energy_fn, step_size, noise, state, beta) -> LangevinState:
+    """Euler–Maruyama step ``x' = x - eps grad E(x) + sqrt(2 eps / beta) xi``, ``xi = noise``."""
     noise_scale = jnp.sqrt(2.0 * step_size / beta)
     drifted = tree_axpy(-step_size, state.energy_grad, state.position)
     return energy_and_grad_state(energy_fn, tree_axpy(noise_scale, noise, drifted))
@@ -73,7 +79,8 @@ class UnadjustedLangevin(struct.PyTreeNode):
         self, key: PRNGKey, state: LangevinState, beta: jax.typing.ArrayLike
     ) -> tuple[LangevinState, AcceptanceInfo]:
         """One ULA step at inverse temperature ``beta``."""
-        proposal = _langevin_proposal(self.energy_fn, self.step_size, key, state, beta)
+        noise = normal_like(key, state.position)
+        proposal = _langevin_proposal(self.energy_fn, self.step_size, noise, state, beta)
         is_finite = _is_finite(proposal)
         new_state = tree_where(is_finite, proposal, state)
         return new_state, AcceptanceInfo(is_finite.astype(state.energy.dtype), is_finite)
@@ -101,8 +108,8 @@ class MetropolisAdjustedLangevin(struct.PyTreeNode):
         self, key: PRNGKey, state: LangevinState, beta: jax.typing.ArrayLike
     ) -> tuple[LangevinState, AcceptanceInfo]:
         """One MALA step at inverse temperature ``beta``."""
-        key_proposal, key_accept = jax.random.split(key)
-        proposal = _langevin_proposal(self.energy_fn, self.step_size, key_proposal, state, beta)
+        noise, log_uniform = normal_and_log_uniform_like(key, state.position)
+        proposal = _langevin_proposal(self.energy_fn, self.step_size, noise, state, beta)
         log_ratio = -beta * (
             proposal.energy
             - state.energy
@@ -112,7 +119,7 @@ class MetropolisAdjustedLangevin(struct.PyTreeNode):
             )
             / (4.0 * self.step_size)
         )
-        return metropolis_hastings_accept(key_accept, log_ratio, proposal, state)
+        return accept_with_log_uniform(log_uniform, log_ratio, proposal, state)
 
 
 def _squared_jump(start: LangevinState, end: LangevinState, step_size) -> jax.Array:

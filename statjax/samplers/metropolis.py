@@ -6,8 +6,8 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
-from statjax._tree import as_pytree_fn, normal_like, tree_axpy
-from statjax.samplers.base import AcceptanceInfo, check_positive, metropolis_hastings_accept
+from statjax._tree import as_pytree_fn, normal_and_log_uniform_like, tree_axpy
+from statjax.samplers.base import AcceptanceInfo, accept_with_log_uniform, check_positive
 from statjax.types import ArrayTree, EnergyFn, PRNGKey
 
 
@@ -46,12 +46,11 @@ class RandomWalkMetropolis(struct.PyTreeNode):
         self, key: PRNGKey, state: MetropolisState, beta: jax.typing.ArrayLike
     ) -> tuple[MetropolisState, AcceptanceInfo]:
         """One Metropolis step at inverse temperature ``beta``."""
-        key_proposal, key_accept = jax.random.split(key)
-        noise = normal_like(key_proposal, state.position)
+        noise, log_uniform = normal_and_log_uniform_like(key, state.position)
         position = tree_axpy(self.step_size, noise, state.position)
         proposal = MetropolisState(position, jnp.asarray(self.energy_fn(position)))
         log_ratio = -beta * (proposal.energy - state.energy)
-        return metropolis_hastings_accept(key_accept, log_ratio, proposal, state)
+        return accept_with_log_uniform(log_uniform, log_ratio, proposal, state)
 
 
 def metropolis(energy_fn: EnergyFn, step_size: ArrayTree = 0.1) -> RandomWalkMetropolis:

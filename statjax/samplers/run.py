@@ -128,7 +128,9 @@ def run_chains(
 
 
 @partial(jax.jit, static_argnames=("num_steps", "thin", "observe", "with_info"))
-def _run_chunk(kernel, key, states, beta, moments, first_step, *, num_steps, thin, observe, with_info):
+def _run_chunk(
+    kernel, key, states, beta, moments, first_step, *, num_steps, thin, observe, with_info
+):
     num_chains = _num_chains(states)
     steps = first_step + jnp.arange(num_steps)
     # The key of a step depends on its global index only, so chunks and resumed
@@ -157,7 +159,9 @@ def _run_chunk(kernel, key, states, beta, moments, first_step, *, num_steps, thi
             return (states, running_moments_update(moments, observed)), None
         return (states, moments), observed
 
-    blocks = jax.tree_util.tree_map(lambda x: x.reshape(num_steps // thin, thin), (steps, step_keys))
+    blocks = jax.tree_util.tree_map(
+        lambda x: x.reshape(num_steps // thin, thin), (steps, step_keys)
+    )
     (states, moments), records = jax.lax.scan(record_block, (states, moments), blocks)
     return states, moments, records
 
@@ -262,7 +266,9 @@ def _chunk_size(chunk_size, num_steps, thin, callback) -> int:
             return num_steps
         return thin * max(1, math.ceil(num_steps / thin / 20))
     if int(chunk_size) != chunk_size or chunk_size < 1 or chunk_size % thin:
-        raise ValueError(f"chunk_size must be a positive multiple of thin ({thin}), got {chunk_size}.")
+        raise ValueError(
+            f"chunk_size must be a positive multiple of thin ({thin}), got {chunk_size}."
+        )
     return int(chunk_size)
 
 

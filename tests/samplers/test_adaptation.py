@@ -7,7 +7,6 @@ import pytest
 
 import statjax
 
-
 SCALES = jnp.linspace(0.5, 1.5, 20)
 
 
@@ -21,7 +20,8 @@ def observe_acceptance(state, info):
 
 @pytest.mark.parametrize("target", [0.6, 0.85])
 @pytest.mark.parametrize(
-    "factory", [lambda: statjax.mala(energy, 1.0), lambda: statjax.hmc(energy, 1.0, 5)],
+    "factory",
+    [lambda: statjax.mala(energy, 1.0), lambda: statjax.hmc(energy, 1.0, 5)],
     ids=["mala", "hmc"],
 )
 def test_adapted_step_size_reaches_the_target_acceptance(factory, target):
@@ -54,6 +54,9 @@ def test_dual_averaging_moves_step_size_the_right_way():
 def test_adaptation_rejects_bad_target():
     with pytest.raises(ValueError, match="target_acceptance"):
         statjax.samplers.adapt_step_size(
-            statjax.mala(energy, 0.1), jax.random.key(0), jnp.zeros((2, 20)), 10,
+            statjax.mala(energy, 0.1),
+            jax.random.key(0),
+            jnp.zeros((2, 20)),
+            10,
             target_acceptance=1.5,
         )

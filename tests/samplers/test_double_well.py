@@ -42,7 +42,5 @@ def test_double_well_marginal(kernel_factory, beta):
     samples = np.sort(np.asarray(final.position[:, 0], np.float64))
     cdf = _exact_cdf(energy, beta, samples)
     n = samples.size
-    ks_distance = max(
-        np.max(np.arange(1, n + 1) / n - cdf), np.max(cdf - np.arange(n) / n)
-    )
+    ks_distance = max(np.max(np.arange(1, n + 1) / n - cdf), np.max(cdf - np.arange(n) / n))
     assert ks_distance < KS_CRITICAL_AT_1E_3 / np.sqrt(n)

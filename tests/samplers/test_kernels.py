@@ -51,9 +51,7 @@ def test_per_chain_betas_give_a_ladder_in_one_call(gaussian, assert_gaussian_mom
     final, _ = statjax.run_chains(kernel, jax.random.key(5), initial, 600, beta=betas)
     half = NUM_CHAINS // 2
     for block, beta in ((slice(0, half), 1.0), (slice(half, None), 4.0)):
-        assert_gaussian_moments(
-            final.position[block], gaussian.mean, gaussian.scales**2 / beta
-        )
+        assert_gaussian_moments(final.position[block], gaussian.mean, gaussian.scales**2 / beta)
 
 
 @pytest.mark.parametrize("name", ["metropolis", "mala", "ula", "hmc"])
