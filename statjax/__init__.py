@@ -4,7 +4,7 @@ Temperature is an argument of every kernel, never a constant: one compiled
 kernel serves every chain, every temperature and every step of a schedule.
 """
 
-from statjax import samplers
+from statjax import diagnostics, energy, samplers, thermo
 from statjax.moments import (
     RunningMoments,
     running_moments_init,
@@ -17,6 +17,8 @@ __version__ = "0.1.0"
 
 __all__ = [
     "RunningMoments",
+    "diagnostics",
+    "energy",
     "hmc",
     "mala",
     "metropolis",
@@ -25,5 +27,6 @@ __all__ = [
     "running_moments_merge",
     "running_moments_update",
     "samplers",
+    "thermo",
     "ula",
 ]

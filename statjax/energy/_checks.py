@@ -5,10 +5,10 @@ import jax.numpy as jnp
 from jax.typing import ArrayLike
 
 
-def check_dim(dim: int, landscape: str) -> None:
-    """Raise ``ValueError`` unless ``dim`` is a positive Python integer."""
-    if isinstance(dim, bool) or not isinstance(dim, int) or dim < 1:
-        raise ValueError(f"{landscape}: dim must be a positive integer, got dim={dim!r}.")
+def check_dim(value: int, landscape: str, name: str = "dim") -> None:
+    """Raise ``ValueError`` unless a structural size (``dim``, ``num_modes``) is a positive int."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{landscape}: {name} must be a positive integer, got {name}={value!r}.")
 
 
 def as_position(x: ArrayLike, dim: int, landscape: str) -> jax.Array:

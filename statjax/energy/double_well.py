@@ -46,6 +46,9 @@ class DoubleWell:
     dim: int = struct.field(pytree_node=False)
     barrier: jax.Array = 1.0
 
+    # Hash by identity so that jax.jit(landscape) works: array leaves are unhashable.
+    __hash__ = object.__hash__
+
     def __post_init__(self) -> None:
         check_dim(self.dim, "DoubleWell")
 
@@ -55,7 +58,7 @@ class DoubleWell:
         return self.barrier * (x[0] ** 2 - 1.0) ** 2 + 0.5 * jnp.sum(x[1:] ** 2)
 
     def minima(self) -> jax.Array:
-        """The two minima ``(2, dim)``: ``(-1, 0, ..., 0)`` and ``(+1, 0, ..., 0)``, both ``E = 0``."""
+        """The two minima ``(2, dim)``, ``(-1, 0, ..., 0)`` and ``(+1, 0, ..., 0)``; ``E = 0``."""
         return jnp.zeros((2, self.dim)).at[:, 0].set(jnp.array([-1.0, 1.0]))
 
     def saddle_point(self) -> jax.Array:

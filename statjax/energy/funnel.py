@@ -53,11 +53,14 @@ class NealFunnel:
         >>> print(round(float(funnel.log_z(1.0)), 6), float(funnel.variance_at(1.0)[0]))
         0.0 9.0
         >>> print(round(float(funnel(jnp.zeros(10))), 4))  # log(2 pi)*5 + log 3
-        10.2874
+        10.288
     """
 
     dim: int = struct.field(pytree_node=False)
     sigma: jax.Array = 3.0
+
+    # Hash by identity so that jax.jit(landscape) works: array leaves are unhashable.
+    __hash__ = object.__hash__
 
     def __post_init__(self) -> None:
         check_dim(self.dim, "NealFunnel")
@@ -91,15 +94,16 @@ class NealFunnel:
         )
 
     def mean_at(self, beta: ArrayLike) -> jax.Array:
-        """Exact mean ``(dim,)`` under ``exp(-beta E)``: ``(m, 0, ..., 0)``; ``m = 0`` at ``beta = 1``."""
+        """Exact mean ``(dim,)`` under ``exp(-beta E)``: ``(m, 0, ..., 0)``, ``m = 0`` at beta 1."""
         v_mean = jnp.asarray(self._v_mean_at(beta))
         return jnp.zeros(self.dim, v_mean.dtype).at[0].set(v_mean)
 
     def variance_at(self, beta: ArrayLike) -> jax.Array:
         """Exact marginal variances ``(dim,)`` under ``exp(-beta E)``.
 
-        ``Var v = sigma^2 / beta`` and ``Var x_i = E[e^v] / beta = exp(m + sigma^2 / (2 beta)) / beta``
-        (``e^{sigma^2 / 2}``, about 90 for ``sigma = 3``, at ``beta = 1``).
+        ``Var v = sigma^2 / beta`` and
+        ``Var x_i = E[e^v] / beta = exp(m + sigma^2 / (2 beta)) / beta``, which is
+        ``e^{sigma^2 / 2}``, about 90 for ``sigma = 3``, at ``beta = 1``.
         """
         v_variance = jnp.asarray(self.sigma**2 / beta)
         x_variance = jnp.exp(self._v_mean_at(beta) + 0.5 * v_variance) / beta

@@ -41,11 +41,14 @@ class AnisotropicGaussian:
         >>> print(gaussian.variance_at(2.0))
         [0.5   0.005]
         >>> print(round(float(gaussian.log_z(1.0)), 4))  # log(2 pi) + log(0.1)
-        -0.4652
+        -0.4647
     """
 
     mean: jax.Array
     scales: jax.Array
+
+    # Hash by identity so that jax.jit(landscape) works: array leaves are unhashable.
+    __hash__ = object.__hash__
 
     @property
     def dim(self) -> int:

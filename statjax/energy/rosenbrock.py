@@ -48,6 +48,9 @@ class Rosenbrock:
     b: jax.Array = 100.0
     dim: int = struct.field(pytree_node=False, default=2)
 
+    # Hash by identity so that jax.jit(landscape) works: array leaves are unhashable.
+    __hash__ = object.__hash__
+
     def __post_init__(self) -> None:
         check_dim(self.dim, "Rosenbrock")
         if self.dim < 2:
