@@ -4,7 +4,7 @@ import itertools
 
 import jax
 import jax.numpy as jnp
-import jax.scipy.special
+import numpy as np
 from jax.tree_util import Partial
 
 from statjax.types import ArrayTree, PRNGKey
@@ -38,10 +38,11 @@ def normal_and_log_uniform_like(
 
     On the CPU each call of the generator costs about as much as a small kernel
     step, so a proposal's noise and its accept/reject uniform come from one draw of
-    ``size(tree) + 1`` normals: the extra normal ``z`` gives ``u = Phi(z)``, exactly
-    uniform. It is returned as ``log u = log Phi(z)``, which stays accurate where
-    ``Phi(z)`` itself would round to 1 in float32. Leaves of mixed dtypes fall back
-    to one call per leaf.
+    ``size(tree) + 1`` uniforms ``v`` on ``(-1, 1)``: the noise is
+    ``sqrt(2) erfinv(v)``, exactly what ``jax.random.normal`` computes, and the
+    last one gives ``u = (1 + v) / 2``. Leaves of a dtype narrower than float32
+    get float32 draws cast down, so the accept test keeps float32 resolution;
+    leaves of mixed dtypes fall back to one call per leaf.
     """
     leaves, treedef = jax.tree_util.tree_flatten(tree)
     dtypes = {jnp.result_type(x) for x in leaves}
@@ -52,15 +53,21 @@ def normal_and_log_uniform_like(
             jax.random.normal(k, jnp.shape(x), jnp.result_type(x))
             for k, x in zip(keys, leaves, strict=True)
         ]
-        uniform = jnp.log(jax.random.uniform(key_uniform)) if with_uniform else None
-        return jax.tree_util.tree_unflatten(treedef, noise), uniform
+        log_uniform = jnp.log(jax.random.uniform(key_uniform)) if with_uniform else None
+        return jax.tree_util.tree_unflatten(treedef, noise), log_uniform
+    dtype = dtypes.pop()
+    draw_dtype = jnp.promote_types(dtype, jnp.float32)
     sizes = [int(jnp.size(x)) for x in leaves]
-    flat = jax.random.normal(key, (sum(sizes) + int(with_uniform),), dtypes.pop())
-    offsets = list(itertools.accumulate(sizes))
-    pieces = jnp.split(flat, offsets) if len(leaves) > 1 or with_uniform else [flat]
-    noise = [piece.reshape(jnp.shape(x)) for piece, x in zip(pieces, leaves, strict=False)]
-    uniform = jax.scipy.special.log_ndtr(pieces[-1][0]) if with_uniform else None
-    return jax.tree_util.tree_unflatten(treedef, noise), uniform
+    total = sum(sizes)
+    lowest = np.nextafter(np.array(-1.0, draw_dtype), np.array(0.0, draw_dtype))
+    uniform = jax.random.uniform(key, (total + int(with_uniform),), draw_dtype, lowest, 1.0)
+    normal = (np.sqrt(2).astype(draw_dtype) * jax.lax.erf_inv(uniform[:total])).astype(dtype)
+    pieces = (
+        jnp.split(normal, list(itertools.accumulate(sizes))[:-1]) if len(leaves) > 1 else [normal]
+    )
+    noise = [piece.reshape(jnp.shape(x)) for piece, x in zip(pieces, leaves, strict=True)]
+    log_uniform = jnp.log1p(uniform[total]) - np.log(2.0) if with_uniform else None
+    return jax.tree_util.tree_unflatten(treedef, noise), log_uniform
 
 
 def broadcast_like(value, tree: ArrayTree) -> ArrayTree:
