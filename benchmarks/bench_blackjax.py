@@ -3,10 +3,10 @@
 Both samplers run the same target (energy E = -log density), the same number of
 chains, steps, step sizes and integration steps, vmapped over chains and scanned
 over steps under one jit each, with one key split per step. Each is compiled
-first, then timed (best of --repeats), blocking on the result. Throughput is
+first, then timed (best of --repeats, the two interleaved), blocking on the result. Throughput is
 chain-steps per second; the ratio is statjax / BlackJAX (> 1: statjax faster).
 
-    python benchmarks/bench_blackjax.py                 # the table in README.md
+    python benchmarks/bench_blackjax.py                 # the table in benchmarks/README.md
     python benchmarks/bench_blackjax.py --chains 1 64   # a subset
 """
 
@@ -57,14 +57,18 @@ def statjax_runner(kernel, num_steps):
     return run
 
 
-def best_time(run, key, positions, repeats):
-    jax.block_until_ready(run(key, positions))  # compile
-    times = []
+def best_times(runs, key, positions, repeats):
+    """Best wall time of each runner; repeats interleave the runners so that a
+    change in machine load hits all of them alike."""
+    for run in runs:
+        jax.block_until_ready(run(key, positions))  # compile
+    times = [[] for _ in runs]
     for _ in range(repeats):
-        start = time.perf_counter()
-        jax.block_until_ready(run(key, positions))
-        times.append(time.perf_counter() - start)
-    return min(times)
+        for run, record in zip(runs, times, strict=True):
+            start = time.perf_counter()
+            jax.block_until_ready(run(key, positions))
+            record.append(time.perf_counter() - start)
+    return [min(record) for record in times]
 
 
 def main():
@@ -100,12 +104,16 @@ def main():
         for num_chains in args.chains:
             positions = jax.random.normal(jax.random.key(1), (num_chains, DIM))
             work = num_chains * args.steps
-            peer = work / best_time(
-                blackjax_runner(blackjax_algorithm, args.steps), key, positions, args.repeats
+            peer_time, our_time = best_times(
+                [
+                    blackjax_runner(blackjax_algorithm, args.steps),
+                    statjax_runner(statjax_kernel, args.steps),
+                ],
+                key,
+                positions,
+                args.repeats,
             )
-            ours = work / best_time(
-                statjax_runner(statjax_kernel, args.steps), key, positions, args.repeats
-            )
+            peer, ours = work / peer_time, work / our_time
             print(
                 f"{name:8} {num_chains:7d} {peer:17.4g} {ours:16.4g} {ours / peer:6.2f}", flush=True
             )
