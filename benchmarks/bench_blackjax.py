@@ -77,6 +77,11 @@ def main():
     parser.add_argument("--steps", type=int, default=200)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--samplers", nargs="+", default=["mala", "hmc"])
+    parser.add_argument(
+        "--impl",
+        default="threefry2x32",
+        help="PRNG implementation for both samplers (threefry2x32, rbg, unsafe_rbg)",
+    )
     args = parser.parse_args()
 
     step_size, hmc_step_size, num_integration_steps = 0.05, 0.1, 10
@@ -93,12 +98,12 @@ def main():
     print(
         f"# {platform.processor() or platform.machine()}, {jax.devices()[0].device_kind}, "
         f"jax {jax.__version__}, blackjax {blackjax.__version__}, dim {DIM}, "
-        f"{args.steps} steps, best of {args.repeats}"
+        f"{args.steps} steps, best of {args.repeats}, PRNG {args.impl}"
     )
     print(
         f"{'sampler':8} {'chains':>7} {'blackjax steps/s':>17} {'statjax steps/s':>16} {'ratio':>6}"
     )
-    key = jax.random.key(0)
+    key = jax.random.key(0, impl=args.impl)
     for name in args.samplers:
         blackjax_algorithm, statjax_kernel = pairs[name]
         for num_chains in args.chains:
