@@ -103,8 +103,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``statjax`` command; returns the exit status.
 
     Example:
-        >>> main(["run", "configs/landscape.yaml", "--set", "num_chains=8"])  # doctest: +SKIP
-        0
+        >>> import contextlib, io
+        >>> with contextlib.redirect_stdout(io.StringIO()) as printed:
+        ...     status = main(["list"])
+        >>> status, "configs/landscape.yaml" in printed.getvalue()
+        (0, True)
     """
     parser = _parser()
     args = parser.parse_args(argv)

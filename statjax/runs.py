@@ -168,7 +168,9 @@ def read_config(
         ConfigError: the file is missing or unreadable, or the config is invalid.
 
     Example:
-        >>> config = read_config("configs/landscape.yaml", ["num_chains=16"])  # doctest: +SKIP
+        >>> config = read_config("configs/landscape.yaml", ["num_chains=16"])
+        >>> config.num_chains
+        16
     """
     path = Path(path)
     try:
