@@ -4,7 +4,7 @@ Temperature is an argument of every kernel, never a constant: one compiled
 kernel serves every chain, every temperature and every step of a schedule.
 """
 
-from statjax import diagnostics, energy, samplers, thermo
+from statjax import anneal, diagnostics, energy, optim, samplers, thermo
 from statjax.moments import (
     RunningMoments,
     running_moments_init,
@@ -17,11 +17,13 @@ __version__ = "0.1.0"
 
 __all__ = [
     "RunningMoments",
+    "anneal",
     "diagnostics",
     "energy",
     "hmc",
     "mala",
     "metropolis",
+    "optim",
     "run_chains",
     "running_moments_init",
     "running_moments_merge",
