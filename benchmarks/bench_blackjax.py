@@ -12,13 +12,13 @@ chain-steps per second; the ratio is statjax / BlackJAX (> 1: statjax faster).
 
 import argparse
 import platform
-import time
 
 import blackjax
 import jax
 import jax.numpy as jnp
 
 import statjax
+from timing import best_times
 
 DIM = 100
 SCALES = jnp.linspace(0.5, 2.0, DIM)
@@ -55,20 +55,6 @@ def statjax_runner(kernel, num_steps):
         return final.position
 
     return run
-
-
-def best_times(runs, key, positions, repeats):
-    """Best wall time of each runner; repeats interleave the runners so that a
-    change in machine load hits all of them alike."""
-    for run in runs:
-        jax.block_until_ready(run(key, positions))  # compile
-    times = [[] for _ in runs]
-    for _ in range(repeats):
-        for run, record in zip(runs, times, strict=True):
-            start = time.perf_counter()
-            jax.block_until_ready(run(key, positions))
-            record.append(time.perf_counter() - start)
-    return [min(record) for record in times]
 
 
 def main():
@@ -116,7 +102,7 @@ def main():
                 ],
                 key,
                 positions,
-                args.repeats,
+                repeats=args.repeats,
             )
             peer, ours = work / peer_time, work / our_time
             print(

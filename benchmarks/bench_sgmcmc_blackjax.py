@@ -19,7 +19,6 @@ Ratio = statjax / BlackJAX (> 1: statjax faster).
 import argparse
 import os
 import platform
-import time
 
 import blackjax
 import jax
@@ -27,6 +26,7 @@ import jax.numpy as jnp
 import optax
 
 from statjax import optim
+from timing import best_times
 
 NUM_DATA, DIM, HIDDEN, CLASSES = 4096, 20, 32, 2
 PRIOR_PRECISION = 1.0
@@ -125,18 +125,6 @@ def statjax_runner(name, data, batch_indices, step_size, temperature, friction, 
     return run
 
 
-def best_times(runs, key, positions, repeats):
-    for run in runs:
-        jax.block_until_ready(run(key, positions))  # compile
-    times = [[] for _ in runs]
-    for _ in range(repeats):
-        for run, record in zip(runs, times, strict=True):
-            start = time.perf_counter()
-            jax.block_until_ready(run(key, positions))
-            record.append(time.perf_counter() - start)
-    return [min(record) for record in times]
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--chains", type=int, nargs="+", default=[1, 16])
@@ -166,7 +154,7 @@ def main():
         runners = [blackjax_runner(name, *settings), statjax_runner(name, *settings)]
         for num_chains in args.chains:
             positions = jax.vmap(init_params)(jax.random.split(key_init, num_chains))
-            peer_time, our_time = best_times(runners, key_run, positions, args.repeats)
+            peer_time, our_time = best_times(runners, key_run, positions, repeats=args.repeats)
             peer, ours = args.steps / peer_time, args.steps / our_time
             print(
                 f"{name:8} {num_chains:7d} {peer:17.4g} {ours:16.4g} {ours / peer:6.2f}", flush=True

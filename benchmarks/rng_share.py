@@ -8,12 +8,12 @@ turns ``d`` of them into normals), and prints the generator's share.
 """
 
 import argparse
-import time
 
 import jax
 import jax.numpy as jnp
 
 import statjax
+from timing import best_times
 
 DIM = 100
 SCALES = jnp.linspace(0.5, 2.0, DIM)
@@ -21,16 +21,6 @@ SCALES = jnp.linspace(0.5, 2.0, DIM)
 
 def energy(x):
     return 0.5 * jnp.sum((x / SCALES) ** 2)
-
-
-def best_time(run, repeats=7):
-    jax.block_until_ready(run())
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        jax.block_until_ready(run())
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def main():
@@ -52,8 +42,13 @@ def main():
 
         return jax.lax.scan(one_step, 0.0, jax.random.split(key, args.steps))[0]
 
-    full = best_time(lambda: statjax.run_chains(kernel, key, positions, args.steps)[0].position)
-    rng = best_time(lambda: draws_only(key))
+    full, rng = best_times(
+        [
+            lambda: statjax.run_chains(kernel, key, positions, args.steps)[0].position,
+            lambda: draws_only(key),
+        ],
+        repeats=7,
+    )
     print(
         f"{args.chains} chains x {args.steps} steps, PRNG {args.impl}: "
         f"MALA {full:.4f} s, draws alone {rng:.4f} s, generator share {rng / full:.0%}"
