@@ -11,12 +11,36 @@ independent computation.
 from statjax.energy.double_well import DoubleWell
 from statjax.energy.funnel import NealFunnel
 from statjax.energy.gaussian import AnisotropicGaussian
+from statjax.energy.ising import (
+    DenseIsing,
+    IsingLattice,
+    PottsLattice,
+    SparseIsing,
+    cubic_ising,
+    edwards_anderson,
+    lattice_edges,
+    sherrington_kirkpatrick,
+    sparse_ising,
+    square_ising,
+    square_potts,
+)
 from statjax.energy.muller_brown import MullerBrown
 from statjax.energy.rastrigin import Rastrigin
 from statjax.energy.ring import RingOfGaussians
 from statjax.energy.rosenbrock import Rosenbrock
 
 __all__ = [
+    "IsingLattice",
+    "PottsLattice",
+    "DenseIsing",
+    "SparseIsing",
+    "square_ising",
+    "cubic_ising",
+    "square_potts",
+    "sparse_ising",
+    "sherrington_kirkpatrick",
+    "edwards_anderson",
+    "lattice_edges",
     "AnisotropicGaussian",
     "DoubleWell",
     "MullerBrown",

@@ -11,6 +11,12 @@ from statjax.samplers.base import (
     accept_with_log_uniform,
     metropolis_hastings_accept,
 )
+from statjax.samplers.cluster import (
+    ClusterInfo,
+    SwendsenWang,
+    connected_components,
+    swendsen_wang,
+)
 from statjax.samplers.hmc import HamiltonianMonteCarlo, HMCInfo, HMCState, hmc
 from statjax.samplers.langevin import (
     LangevinState,
@@ -19,10 +25,38 @@ from statjax.samplers.langevin import (
     mala,
     ula,
 )
+from statjax.samplers.lattice import (
+    CheckerboardIsing,
+    CheckerboardPotts,
+    ColoredSweep,
+    IsingLatticeState,
+    PottsState,
+    SequentialSweep,
+    SpinState,
+    SweepInfo,
+    checkerboard,
+    colored_sweep,
+    sequential_sweep,
+)
 from statjax.samplers.metropolis import MetropolisState, RandomWalkMetropolis, metropolis
 from statjax.samplers.run import run_chains
 
 __all__ = [
+    "checkerboard",
+    "colored_sweep",
+    "sequential_sweep",
+    "CheckerboardIsing",
+    "CheckerboardPotts",
+    "ColoredSweep",
+    "SequentialSweep",
+    "IsingLatticeState",
+    "PottsState",
+    "SpinState",
+    "SweepInfo",
+    "swendsen_wang",
+    "SwendsenWang",
+    "ClusterInfo",
+    "connected_components",
     "AcceptanceInfo",
     "DualAveragingState",
     "HMCInfo",
