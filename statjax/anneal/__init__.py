@@ -1,5 +1,13 @@
 """Annealing: temperature schedules (optax-compatible)."""
 
+from statjax.anneal.annealing import (
+    AnnealingResult,
+    GaussianProposal,
+    Proposal,
+    gaussian_proposal,
+    kernel_annealing,
+    simulated_annealing,
+)
 from statjax.anneal.schedules import (
     beta_to_temperature,
     constant_temperature,
@@ -13,6 +21,12 @@ from statjax.anneal.schedules import (
 )
 
 __all__ = [
+    "AnnealingResult",
+    "GaussianProposal",
+    "Proposal",
+    "gaussian_proposal",
+    "simulated_annealing",
+    "kernel_annealing",
     "beta_to_temperature",
     "constant_temperature",
     "cosine_temperature",

@@ -40,8 +40,36 @@ from statjax.samplers.lattice import (
 )
 from statjax.samplers.metropolis import MetropolisState, RandomWalkMetropolis, metropolis
 from statjax.samplers.run import run_chains
+from statjax.samplers.tempering import (
+    SWAP_SCHEMES,
+    LadderTuning,
+    ReplicaExchange,
+    ReplicaExchangeInfo,
+    ReplicaExchangeState,
+    TemperingStatistics,
+    adapted_ladder,
+    positions_by_temperature,
+    predicted_round_trip_rate,
+    replica_exchange,
+    state_at_temperature,
+    tempering_statistics,
+    tune_ladder,
+)
 
 __all__ = [
+    "ReplicaExchange",
+    "ReplicaExchangeState",
+    "ReplicaExchangeInfo",
+    "TemperingStatistics",
+    "LadderTuning",
+    "SWAP_SCHEMES",
+    "replica_exchange",
+    "tempering_statistics",
+    "predicted_round_trip_rate",
+    "adapted_ladder",
+    "tune_ladder",
+    "state_at_temperature",
+    "positions_by_temperature",
     "checkerboard",
     "colored_sweep",
     "sequential_sweep",

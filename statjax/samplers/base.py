@@ -8,6 +8,7 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from statjax._tree import tree_where
 from statjax.types import ArrayTree, PRNGKey
@@ -70,8 +71,9 @@ def check_positive(name: str, value) -> None:
     the Python boundary, where the numbers are known.
     """
     for leaf in jax.tree_util.tree_leaves(value):
-        if isinstance(leaf, jax.core.Tracer):
+        try:
+            array = np.asarray(leaf)
+        except (jax.errors.TracerArrayConversionError, jax.errors.ConcretizationTypeError):
             continue
-        array = jnp.asarray(leaf)
-        if not bool(jnp.all(jnp.isfinite(array) & (array > 0))):
+        if not np.all(np.isfinite(array) & (array > 0)):
             raise ValueError(f"{name} must be finite and > 0 everywhere, got {array}.")

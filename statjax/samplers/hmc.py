@@ -141,7 +141,7 @@ def hmc(
         >>> state, info = kernel.step(jax.random.key(0), kernel.init(jnp.zeros(2)), 1.0)
     """
     check_positive("step_size", step_size)
-    if int(num_integration_steps) < 1:
+    if not isinstance(num_integration_steps, jax.core.Tracer) and num_integration_steps < 1:
         raise ValueError(f"num_integration_steps must be >= 1, got {num_integration_steps}.")
     if inverse_mass_matrix is None:
         inverse_mass_matrix = 1.0

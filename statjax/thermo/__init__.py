@@ -1,5 +1,15 @@
 """Thermodynamics: exact and estimated partition functions, observables, free energies."""
 
+from statjax.thermo.ais import (
+    AISResult,
+    InterpolatedEnergy,
+    ais,
+    ais_estimate,
+    ais_geometric,
+    importance_sampling_ess,
+    interpolated_energy,
+    log_mean_exp,
+)
 from statjax.thermo.entropy import (
     categorical_entropy,
     entropy_from_logits,
@@ -17,6 +27,15 @@ from statjax.thermo.exact import (
     exact_thermodynamics,
 )
 from statjax.thermo.grid import grid_density, grid_expectation, grid_log_z
+from statjax.thermo.integration import (
+    QUADRATURE_RULES,
+    ThermodynamicIntegration,
+    entropy_from_free_energy,
+    free_energy,
+    simpson_weights,
+    thermodynamic_integration,
+    trapezoid_weights,
+)
 from statjax.thermo.observables import (
     Estimate,
     SpinObservables,
@@ -39,6 +58,21 @@ from statjax.thermo.onsager import (
 )
 
 __all__ = [
+    "AISResult",
+    "InterpolatedEnergy",
+    "interpolated_energy",
+    "ais",
+    "ais_geometric",
+    "ais_estimate",
+    "importance_sampling_ess",
+    "log_mean_exp",
+    "ThermodynamicIntegration",
+    "thermodynamic_integration",
+    "trapezoid_weights",
+    "simpson_weights",
+    "QUADRATURE_RULES",
+    "free_energy",
+    "entropy_from_free_energy",
     "exact_thermodynamics",
     "exact_log_z",
     "ExactThermodynamics",

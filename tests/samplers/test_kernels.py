@@ -116,3 +116,20 @@ def test_factories_reject_bad_settings(gaussian):
         statjax.hmc(gaussian, 0.1, 0)
     with pytest.raises(ValueError, match="inverse_mass_matrix"):
         statjax.hmc(gaussian, 0.1, 3, inverse_mass_matrix=jnp.array([1.0, -1.0, 1.0]))
+
+
+def test_kernels_can_be_built_inside_jit_from_traced_settings(gaussian):
+    """Inside a jitted training step, building a kernel from traced numbers must work."""
+
+    @jax.jit
+    def one_step(step_size, num_integration_steps, inverse_mass_matrix):
+        kernels = [
+            statjax.metropolis(gaussian, step_size),
+            statjax.mala(gaussian, step_size),
+            statjax.ula(gaussian, step_size),
+            statjax.hmc(gaussian, step_size, num_integration_steps, inverse_mass_matrix),
+        ]
+        return [k.step(jax.random.key(0), k.init(jnp.zeros(3)), 1.0)[0].position for k in kernels]
+
+    positions = one_step(0.1, 4, jnp.ones(3))
+    assert all(np.all(np.isfinite(p)) for p in positions)
