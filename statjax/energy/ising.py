@@ -214,8 +214,27 @@ class PottsLattice:
         return self.energy_from_sums(num_satisfied, num_in_zero)
 
 
+class _IsingSpinVector:
+    """What models over a vector of ``N`` Ising spins with fields ``h: (N,)`` share."""
+
+    @property
+    def num_spins(self) -> int:
+        """Number of spins ``N``."""
+        return jnp.shape(self.fields)[0]
+
+    @property
+    def spin_shape(self) -> tuple[int, ...]:
+        """Shape of one configuration: ``(N,)``."""
+        return (self.num_spins,)
+
+    @property
+    def spin_values(self) -> tuple[int, ...]:
+        """The values a spin takes: ``(-1, 1)``."""
+        return ISING_VALUES
+
+
 @struct.dataclass
-class DenseIsing:
+class DenseIsing(_IsingSpinVector):
     r"""Ising model with an arbitrary symmetric coupling matrix (e.g. Sherrington–Kirkpatrick).
 
     .. math::
@@ -262,21 +281,6 @@ class DenseIsing:
                     "use (J + J.T) / 2 with the diagonal set to 0."
                 )
 
-    @property
-    def num_spins(self) -> int:
-        """Number of spins ``N``."""
-        return jnp.shape(self.fields)[0]
-
-    @property
-    def spin_shape(self) -> tuple[int, ...]:
-        """Shape of one configuration: ``(N,)``."""
-        return (self.num_spins,)
-
-    @property
-    def spin_values(self) -> tuple[int, ...]:
-        """The values a spin takes: ``(-1, 1)``."""
-        return ISING_VALUES
-
     def local_fields(self, spins: ArrayLike) -> jax.Array:
         """``f = J s + h``, ``(N,)``."""
         spins = jnp.asarray(spins, _float_dtype(self.couplings))
@@ -290,7 +294,7 @@ class DenseIsing:
 
 
 @struct.dataclass
-class SparseIsing:
+class SparseIsing(_IsingSpinVector):
     r"""Ising model on a sparse coupling graph (e.g. Edwards–Anderson ±J), with fields.
 
     .. math::
@@ -320,21 +324,6 @@ class SparseIsing:
     fields: jax.Array
 
     __hash__ = object.__hash__
-
-    @property
-    def num_spins(self) -> int:
-        """Number of spins ``N``."""
-        return jnp.shape(self.fields)[0]
-
-    @property
-    def spin_shape(self) -> tuple[int, ...]:
-        """Shape of one configuration: ``(N,)``."""
-        return (self.num_spins,)
-
-    @property
-    def spin_values(self) -> tuple[int, ...]:
-        """The values a spin takes: ``(-1, 1)``."""
-        return ISING_VALUES
 
     def coupling_fields(self, spins: ArrayLike) -> jax.Array:
         """``sum_k J_ik s_{n(i,k)}``, ``(N,)``: the local fields without ``h``."""
