@@ -50,6 +50,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 import statjax
+from statjax import parallel
 from statjax.config import ConfigError, ExperimentConfig, setting
 from statjax.energy import MullerBrown
 from statjax.runs import Run
@@ -148,6 +149,11 @@ def run(config: Config, run: Run) -> dict:
     step = 0
     if restored is not None:
         step, state = restored.step, restored.state
+    # The chain axis (every temperature's chains) is split over the config's devices;
+    # on one device nothing changes. Sharded and unsharded runs are bit-identical.
+    mesh = parallel.mesh_from_config(config.devices)
+    if mesh.size > 1:
+        state = {**state, "chains": parallel.shard_chains(state["chains"], mesh)}
 
     with run.progress(config.num_steps, initial=step) as progress:
         while step < config.num_steps:

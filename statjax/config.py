@@ -131,6 +131,34 @@ def setting(
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
+class DevicesConfig:
+    """The ``devices:`` section of an experiment config (a nested config dataclass).
+
+    Every :class:`ExperimentConfig` has one (``devices:`` in YAML, all keys
+    optional); an experiment builds its mesh with
+    :func:`statjax.parallel.mesh_from_config`, and the run's ``summary.json``
+    records :func:`statjax.parallel.device_summary`. The defaults (all devices,
+    no replica split, one process) leave a one-device run exactly as it was.
+
+    Example:
+        >>> from statjax.config import parse_config
+        >>> parse_config({"count": 2, "replicas": 2}, DevicesConfig)
+        DevicesConfig(count=2, replicas=2, distributed=False)
+    """
+
+    count: int = setting(0, ge=0, help="devices to use, the first ones; 0 = all (of all hosts)")
+    replicas: int = setting(1, ge=1, help="size of the mesh's replica axis (split PT ladders)")
+    distributed: bool = setting(
+        False, help="call statjax.parallel.initialize() first (several hosts; reads STATJAX_*)"
+    )
+
+    def validate(self) -> None:
+        """``replicas`` must divide ``count`` (checked again against the real devices)."""
+        if self.count and self.count % self.replicas:
+            raise ConfigError("replicas", self.replicas, f"a divisor of count ({self.count})")
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
 class ExperimentConfig:
     """The settings every experiment shares; an experiment's ``Config`` extends it.
 
@@ -166,6 +194,7 @@ class ExperimentConfig:
     checkpoint_every: int = setting(
         1000, ge=1, help="steps between checkpoints (the experiment states its unit)"
     )
+    devices: DevicesConfig = setting(DevicesConfig(), help="devices and mesh (see docs/scaling.md)")
 
 
 # ------------------------------------------------------------------ parsing

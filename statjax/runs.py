@@ -39,6 +39,7 @@ from tqdm.auto import tqdm
 
 from statjax.config import ConfigError, ExperimentConfig, config_from_yaml, config_to_yaml
 from statjax.config import import_experiment as _import_experiment
+from statjax.parallel import device_summary
 from statjax.types import ArrayTree
 
 __all__ = [
@@ -258,6 +259,9 @@ def execute(run: "Run") -> dict:
             f"{run.config.experiment}.run must return a mapping for summary.json, "
             f"got {type(summary).__name__}."
         )
+    # Device count and kind go with every result (statjax.parallel); not a timing,
+    # so a resumed run's summary stays identical to an uninterrupted one.
+    summary = {**summary, "devices": device_summary()}
     run.write_summary(summary)
     return dict(summary)
 

@@ -15,6 +15,7 @@ import pytest
 import yaml
 
 from statjax.cli import main
+from statjax.parallel import device_summary
 from statjax.runs import ResumeError, load_checkpoint, open_run
 
 REPO = Path(__file__).resolve().parents[1]
@@ -207,7 +208,8 @@ def test_a_user_experiment_module_runs_from_the_current_directory(tmp_path, monk
     monkeypatch.delitem(sys.modules, "my_study", raising=False)
     assert main(["run", "study.yaml", "--set", "answer=42", "--quiet"]) == 0
     run_dir = _only_run_dir(tmp_path / "runs", "study")
-    assert json.loads((run_dir / "summary.json").read_text()) == {"answer": 42}
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary == {"answer": 42, "devices": device_summary()}
     sys.modules.pop("my_study", None)
 
 

@@ -238,3 +238,14 @@ def test_landscape_config_validates(monkeypatch):
     with pytest.raises(ConfigError) as info:
         config_from_yaml(text, ["grid.upper=[2.5, -2.0]"])
     assert info.value.key == "grid.upper"
+
+
+def test_every_experiment_config_has_a_devices_section():
+    default = parse_config(_raw(), StudyConfig)
+    assert (default.devices.count, default.devices.replicas) == (0, 1)
+    config = parse_config(
+        apply_overrides(_raw(), ["devices.count=4", "devices.replicas=2"]), StudyConfig
+    )
+    assert (config.devices.count, config.devices.replicas) == (4, 2)
+    error = _error(apply_overrides(_raw(), ["devices.count=4", "devices.replicas=3"]))
+    assert "devices.replicas" in str(error)

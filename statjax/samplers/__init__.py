@@ -38,6 +38,11 @@ from statjax.samplers.lattice import (
     colored_sweep,
     sequential_sweep,
 )
+from statjax.samplers.lattice_sharded import (
+    ShardedCheckerboardIsing,
+    row_mesh,
+    sharded_checkerboard,
+)
 from statjax.samplers.metropolis import MetropolisState, RandomWalkMetropolis, metropolis
 from statjax.samplers.run import run_chains
 from statjax.samplers.tempering import (
@@ -57,6 +62,9 @@ from statjax.samplers.tempering import (
 )
 
 __all__ = [
+    "ShardedCheckerboardIsing",
+    "row_mesh",
+    "sharded_checkerboard",
     "ReplicaExchange",
     "ReplicaExchangeState",
     "ReplicaExchangeInfo",

@@ -238,7 +238,16 @@ def _num_chains(tree) -> int:
 
 
 def _check_initial_energy(states) -> None:
-    energy = np.asarray(states.energy)
+    energy = states.energy
+    if isinstance(energy, jax.Array) and not energy.is_fully_addressable:
+        # Chains sharded over several processes (statjax.parallel): no host sees every
+        # energy; one replicated flag decides, and only bad input is gathered.
+        if bool(_all_finite(energy)):
+            return
+        from jax.experimental import multihost_utils
+
+        energy = multihost_utils.process_allgather(energy, tiled=True)
+    energy = np.asarray(energy)
     bad = np.flatnonzero(~np.isfinite(energy))
     if bad.size:
         raise ValueError(
@@ -246,6 +255,11 @@ def _check_initial_energy(states) -> None:
             f"{' ...' if bad.size > 10 else ''} (values {energy[bad[:10]].tolist()}): "
             "start every chain where E(x) is finite."
         )
+
+
+@jax.jit
+def _all_finite(energy):
+    return jnp.all(jnp.isfinite(energy))
 
 
 def _check_counts(num_steps, thin, start_step) -> tuple[int, int, int]:
