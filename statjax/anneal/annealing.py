@@ -28,6 +28,7 @@ import numpy as np
 from flax import struct
 
 from statjax._tree import as_pytree_fn, normal_like, tree_axpy, tree_where
+from statjax.samplers.run import _initial_states
 from statjax.types import ArrayTree, EnergyFn, PRNGKey
 
 Proposal = Callable[[PRNGKey, ArrayTree], ArrayTree]
@@ -363,12 +364,9 @@ def kernel_annealing(
     values = np.asarray(jax.vmap(schedule)(jnp.arange(start_step, start_step + num_steps)))
     if np.any(values <= 0):
         raise ValueError("the temperature schedule must stay > 0 for a kernel (beta = 1 / T).")
-    fields = getattr(initial, "_fields", ())
-    states = (
-        initial
-        if "position" in fields and "energy" in fields
-        else jax.jit(jax.vmap(kernel.init))(initial)
-    )
+    # The same rule and the same compiled init as run_chains: a kernel is a traced
+    # argument there, so a new kernel instance does not recompile.
+    states = _initial_states(kernel, initial)
     (states, best_position, best_energy, accepted), trace = _anneal_kernel(
         kernel,
         schedule,

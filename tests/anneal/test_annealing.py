@@ -140,3 +140,19 @@ def test_kernel_annealing_needs_a_positive_temperature():
     kernel = statjax.samplers.mala(lambda x: jnp.sum(x**2), 0.1)
     with pytest.raises(ValueError, match="> 0"):
         kernel_annealing(kernel, jax.random.key(0), jnp.zeros((2, 2)), 10, 0.0)
+
+
+def test_kernel_annealing_from_positions_compiles_once():
+    """A fresh kernel instance and plain spin arrays reuse the compiled programs."""
+    from statjax.anneal.annealing import _anneal_kernel
+    from statjax.samplers.run import _init_states
+
+    schedule = statjax.anneal.geometric_temperature(3.0, 0.9)
+    spins = jnp.ones((4, 8, 8), jnp.int8)
+    _anneal_kernel.clear_cache()
+    _init_states.clear_cache()
+    for seed, coupling in enumerate((1.0, 0.5, 2.0)):
+        kernel = statjax.samplers.checkerboard(statjax.energy.square_ising(8, coupling=coupling))
+        statjax.anneal.kernel_annealing(kernel, jax.random.key(seed), spins, 20, schedule)
+    assert _anneal_kernel._cache_size() == 1
+    assert _init_states._cache_size() == 1
