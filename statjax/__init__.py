@@ -4,7 +4,7 @@ Temperature is an argument of every kernel, never a constant: one compiled
 kernel serves every chain, every temperature and every step of a schedule.
 """
 
-from statjax import anneal, diagnostics, energy, optim, parallel, samplers, thermo
+from statjax import anneal, diagnostics, energy, models, optim, parallel, samplers, thermo
 from statjax.moments import (
     RunningMoments,
     running_moments_init,
@@ -23,6 +23,7 @@ __all__ = [
     "hmc",
     "mala",
     "metropolis",
+    "models",
     "optim",
     "parallel",
     "run_chains",
