@@ -6,6 +6,8 @@ published constants, or quadrature with statjax.thermo.grid (itself tested
 against closed forms in tests/thermo/test_grid.py).
 """
 
+import functools
+
 import chex
 import jax
 import jax.numpy as jnp
@@ -50,11 +52,34 @@ def _case(name, dtype=jnp.float32):
 # Compiled once per landscape type and shape: the landscape is an argument, so its
 # parameters are traced (eager calls would compile every primitive, and the suite
 # would spend its time compiling).
-energy_at = jax.jit(lambda landscape, x: landscape(x))
-grad_at = jax.jit(lambda landscape, x: jax.grad(landscape)(x))
-hessian_at = jax.jit(lambda landscape, x: jax.hessian(landscape)(x))
-energies_at = jax.jit(jax.vmap(lambda landscape, x: landscape(x), in_axes=(None, 0)))
-grads_at = jax.jit(jax.vmap(lambda landscape, x: jax.grad(landscape)(x), in_axes=(None, 0)))
+# One compiled function per landscape *class*: two flax struct dataclasses with the
+# same static fields (DoubleWell(dim=3) and NealFunnel(dim=3)) have equal PyTreeDefs
+# in this JAX/flax version, and a shared jitted function once returned one's energies
+# for the other in CI.
+_FUNCTIONS = {
+    "energy": lambda landscape, x: landscape(x),
+    "grad": lambda landscape, x: jax.grad(landscape)(x),
+    "hessian": lambda landscape, x: jax.hessian(landscape)(x),
+    "energies": jax.vmap(lambda landscape, x: landscape(x), in_axes=(None, 0)),
+    "grads": jax.vmap(lambda landscape, x: jax.grad(landscape)(x), in_axes=(None, 0)),
+}
+
+
+@functools.cache
+def _compiled(name, landscape_type):
+    del landscape_type  # part of the cache key only
+    return jax.jit(_FUNCTIONS[name])
+
+
+def _per_class(name):
+    return lambda landscape, x: _compiled(name, type(landscape))(landscape, x)
+
+
+energy_at = _per_class("energy")
+grad_at = _per_class("grad")
+hessian_at = _per_class("hessian")
+energies_at = _per_class("energies")
+grads_at = _per_class("grads")
 
 
 def _for_scipy(function, landscape):
