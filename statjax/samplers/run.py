@@ -111,6 +111,7 @@ def run_chains(
             thin=thin,
             observe=observe,
             with_info=with_info,
+            structure=_structure_key(kernel, beta),
         )
         if records is not None:
             chunks.append(records)
@@ -127,10 +128,22 @@ def run_chains(
     return states, jax.tree_util.tree_map(lambda *xs: jnp.concatenate(xs), *chunks)
 
 
-@partial(jax.jit, static_argnames=("num_steps", "thin", "observe", "with_info"))
+@partial(jax.jit, static_argnames=("num_steps", "thin", "observe", "with_info", "structure"))
 def _run_chunk(
-    kernel, key, states, beta, moments, first_step, *, num_steps, thin, observe, with_info
+    kernel,
+    key,
+    states,
+    beta,
+    moments,
+    first_step,
+    *,
+    num_steps,
+    thin,
+    observe,
+    with_info,
+    structure,
 ):
+    del structure  # a cache key only (see _structure_key)
     num_chains = _num_chains(states)
     steps = first_step + jnp.arange(num_steps)
     # The key of a step depends on its global index only, so chunks and resumed
@@ -213,12 +226,24 @@ def _initial_states(kernel, initial):
     if _is_state(initial):
         return initial
     _num_chains(initial)
-    return _init_states(kernel, initial)
+    return _init_states(kernel, initial, structure=_structure_key(kernel))
 
 
-@jax.jit
-def _init_states(kernel, positions):
+@partial(jax.jit, static_argnames=("structure",))
+def _init_states(kernel, positions, *, structure):
+    del structure  # a cache key only (see _structure_key)
     return jax.vmap(kernel.init)(positions)
+
+
+def _structure_key(*trees) -> str:
+    """The pytree structure *with class names*, as a static cache key.
+
+    In this JAX version two PyTreeDefs compare equal when only the classes of
+    their dataclass nodes differ (a kernel over ``DoubleWell(dim=3)`` and one over
+    ``NealFunnel(dim=3)``); their hashes differ, so a cache lookup mixes them up
+    only on a hash collision, but then silently. The string names the classes.
+    """
+    return str(jax.tree_util.tree_structure(trees))
 
 
 def _num_chains(tree) -> int:

@@ -169,3 +169,16 @@ def test_non_finite_initial_energy_names_the_chains():
     initial = jnp.array([[1.0, 0.0], [-1.0, 0.0], [2.0, 0.0]])
     with pytest.raises(ValueError, match=r"chains \[1\]"):
         statjax.run_chains(kernel, jax.random.key(0), initial, 10)
+
+
+def test_energies_of_different_classes_never_share_a_compiled_program():
+    """DoubleWell(dim=3) and NealFunnel(dim=3) have PyTreeDefs that compare equal in
+    this JAX version; run_chains keys its cache on the class names too."""
+    from statjax.energy import DoubleWell, NealFunnel
+
+    _run_chunk.clear_cache()
+    initial = jnp.full((2, 3), 0.5)
+    for landscape in (DoubleWell(dim=3, barrier=2.0), NealFunnel(dim=3)):
+        final, _ = statjax.run_chains(statjax.mala(landscape, 1e-3), jax.random.key(0), initial, 1)
+        np.testing.assert_allclose(final.energy, jax.vmap(landscape)(final.position), rtol=1e-5)
+    assert _run_chunk._cache_size() == 2
