@@ -73,6 +73,7 @@ def check_run_chains(out: dict) -> None:
             thin=1,
             observe=observe,
             with_info=False,
+            structure="",
         )
         .compile()
         .as_text()
