@@ -173,6 +173,20 @@ def _constant(value, step):
     return value
 
 
+def _check_counts(num_steps, start_step, record_every) -> None:
+    """The step counts both annealers take, checked at the Python boundary."""
+    if int(num_steps) != num_steps or num_steps < 1:
+        raise ValueError(f"num_steps must be a positive integer, got {num_steps!r}.")
+    if int(start_step) != start_step or start_step < 0:
+        raise ValueError(f"start_step must be a non-negative integer, got {start_step!r}.")
+    if int(record_every) != record_every or record_every < 0:
+        raise ValueError(f"record_every must be a non-negative integer, got {record_every!r}.")
+    if record_every and num_steps % record_every:
+        raise ValueError(
+            f"num_steps ({num_steps}) must be a multiple of record_every ({record_every})."
+        )
+
+
 def simulated_annealing(
     energy_fn: EnergyFn,
     key: PRNGKey,
@@ -225,16 +239,7 @@ def simulated_annealing(
         >>> bool(jnp.all(result.best_energy < 0.05))
         True
     """
-    if int(num_steps) != num_steps or num_steps < 1:
-        raise ValueError(f"num_steps must be a positive integer, got {num_steps!r}.")
-    if int(start_step) != start_step or start_step < 0:
-        raise ValueError(f"start_step must be a non-negative integer, got {start_step!r}.")
-    if int(record_every) != record_every or record_every < 0:
-        raise ValueError(f"record_every must be a non-negative integer, got {record_every!r}.")
-    if record_every and num_steps % record_every:
-        raise ValueError(
-            f"num_steps ({num_steps}) must be a multiple of record_every ({record_every})."
-        )
+    _check_counts(num_steps, start_step, record_every)
     leaves = jax.tree_util.tree_leaves(initial)
     if not leaves or any(jnp.ndim(leaf) == 0 for leaf in leaves):
         raise ValueError(
@@ -348,16 +353,7 @@ def kernel_annealing(
         >>> float(result.best_energy.min())  # the ground state: 2 N bonds satisfied
         -128.0
     """
-    if int(num_steps) != num_steps or num_steps < 1:
-        raise ValueError(f"num_steps must be a positive integer, got {num_steps!r}.")
-    if int(start_step) != start_step or start_step < 0:
-        raise ValueError(f"start_step must be a non-negative integer, got {start_step!r}.")
-    if int(record_every) != record_every or record_every < 0:
-        raise ValueError(f"record_every must be a non-negative integer, got {record_every!r}.")
-    if record_every and num_steps % record_every:
-        raise ValueError(
-            f"num_steps ({num_steps}) must be a multiple of record_every ({record_every})."
-        )
+    _check_counts(num_steps, start_step, record_every)
     schedule = _temperature_schedule(temperature, int(start_step), int(num_steps))
     if not callable(temperature) and float(temperature) == 0.0:
         raise ValueError("temperature must be > 0 for a kernel (beta = 1 / T must be finite).")
