@@ -242,7 +242,8 @@ def _sample_probs(samples, x, *, hidden_sizes: tuple[int, ...]):
     return jax.nn.softmax(logits, axis=-1)
 
 
-def _method_summary(outputs: dict, data: dict, num_bins: int) -> dict:
+def method_summary(outputs: dict, data: dict, num_bins: int) -> dict:
+    """Test accuracy, NLL, ECE and in/out-of-distribution entropies of one method's predictions."""
     probs, labels = jnp.asarray(outputs["x_test_probs"]), jnp.asarray(data["y_test"])
     summary = {
         "test_accuracy": float(jnp.mean(jnp.argmax(probs, -1) == labels)),
@@ -284,7 +285,7 @@ def run(config: Config, run: Run) -> dict:
             state["num_done"] = np.asarray(index + 1, np.int64)
             run.log(
                 index + 1, method=method, train_nll_per_epoch=outputs["train_nll"],
-                **_method_summary(outputs, data, config.num_bins),
+                **method_summary(outputs, data, config.num_bins),
             )  # fmt: skip
             if (index + 1) % config.checkpoint_every == 0 or index + 1 == num_methods:
                 run.save_checkpoint(index + 1, state)
@@ -293,9 +294,9 @@ def run(config: Config, run: Run) -> dict:
     per_method = {}
     for index, method in enumerate(config.methods):
         outputs = {name: state[name][index] for name in state if name not in ("num_done",)}
-        per_method[method] = _method_summary(outputs, data, config.num_bins)
-    run.save_figure(_reliability_figure(state, data, config), "reliability.png")
-    run.save_figure(_entropy_figure(state, config), "entropy.png")
+        per_method[method] = method_summary(outputs, data, config.num_bins)
+    run.save_figure(reliability_figure(state, data, config), "reliability.png")
+    run.save_figure(entropy_figure(state, config), "entropy.png")
     return {
         "experiment": "Bayesian MLP on digits: SGD/Adam vs SG-MCMC posterior ensembles",
         "num_train": len(data["x_train"]),
@@ -326,7 +327,8 @@ def _comparisons(per_method: dict) -> dict:
     return result
 
 
-def _reliability_figure(state: dict, data: dict, config: Config) -> Figure:
+def reliability_figure(state: dict, data: dict, config: Config) -> Figure:
+    """Accuracy against confidence (equal-width bins) for every method in ``state``."""
     figure = Figure(figsize=(5.5, 5.0), layout="constrained")
     ax = figure.subplots()
     ax.plot([0, 1], [0, 1], color="k", linestyle=":", linewidth=1, label="calibrated")
@@ -352,7 +354,8 @@ def _reliability_figure(state: dict, data: dict, config: Config) -> Figure:
     return figure
 
 
-def _entropy_figure(state: dict, config: Config) -> Figure:
+def entropy_figure(state: dict, config: Config) -> Figure:
+    """Histograms of predictive entropy on test images and the two out-of-distribution sets."""
     num_methods = len(config.methods)
     columns = min(num_methods, 3)
     rows = -(-num_methods // columns)

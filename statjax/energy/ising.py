@@ -214,7 +214,7 @@ class PottsLattice:
         return self.energy_from_sums(num_satisfied, num_in_zero)
 
 
-class _IsingSpinVector:
+class IsingSpinVector:
     """What models over a vector of ``N`` Ising spins with fields ``h: (N,)`` share."""
 
     @property
@@ -234,7 +234,7 @@ class _IsingSpinVector:
 
 
 @struct.dataclass
-class DenseIsing(_IsingSpinVector):
+class DenseIsing(IsingSpinVector):
     r"""Ising model with an arbitrary symmetric coupling matrix (e.g. Sherrington–Kirkpatrick).
 
     .. math::
@@ -294,7 +294,7 @@ class DenseIsing(_IsingSpinVector):
 
 
 @struct.dataclass
-class SparseIsing(_IsingSpinVector):
+class SparseIsing(IsingSpinVector):
     r"""Ising model on a sparse coupling graph (e.g. Edwards–Anderson ±J), with fields.
 
     .. math::

@@ -1,6 +1,40 @@
-"""Flax models with explicit parameter pytrees and pure energies: RBMs and DBNs."""
+"""Flax models with explicit parameter pytrees and pure energies.
 
-from statjax.models import rbm
+RBMs and DBNs (:mod:`~statjax.models.rbm`), Hopfield networks
+(:mod:`~statjax.models.hopfield`), mean-field variational inference as a free
+energy (:mod:`~statjax.models.variational`), regularizers as priors and heat baths
+(:mod:`~statjax.models.regularizers`), the variational information bottleneck
+(:mod:`~statjax.models.information_bottleneck`) and random-features regression
+(:mod:`~statjax.models.random_features`). Names that could mean different things
+in different models (``corrupt``, ``retrieve``) are reached through their module.
+"""
+
+from statjax.models import (
+    hopfield,
+    information_bottleneck,
+    random_features,
+    rbm,
+    regularizers,
+    variational,
+)
+from statjax.models.hopfield import (
+    AsynchronousSweep,
+    HopfieldNetwork,
+    SynchronousUpdate,
+    asynchronous_sweep,
+    capacity_curve,
+    hebbian,
+    retrieval_overlap,
+    synchronous_update,
+)
+from statjax.models.information_bottleneck import (
+    VIB,
+    GaussianEncoder,
+    InformationBounds,
+    information_bounds,
+    vib_loss,
+)
+from statjax.models.random_features import ridge_regression
 from statjax.models.rbm import (
     RBM,
     BlockGibbs,
@@ -33,37 +67,80 @@ from statjax.models.rbm import (
     training_step,
     visible_mean,
 )
+from statjax.models.regularizers import (
+    Dropout,
+    GaussianDropout,
+    GaussianNoise,
+    GaussianPrior,
+    jacobian_frobenius_norm,
+    jacobian_regularizer,
+)
+from statjax.models.variational import (
+    FreeEnergyTerms,
+    MeanFieldDense,
+    gaussian_kl,
+    variational_free_energy,
+)
 
 __all__ = [
-    "RBM",
+    "AsynchronousSweep",
     "BlockGibbs",
     "BlockGibbsState",
+    "Dropout",
+    "FreeEnergyTerms",
+    "GaussianDropout",
+    "GaussianEncoder",
+    "GaussianNoise",
+    "GaussianPrior",
     "GaussianRBMParams",
+    "HopfieldNetwork",
+    "InformationBounds",
+    "MeanFieldDense",
+    "RBM",
     "RBMConfiguration",
     "RBMParams",
     "RBMTrainState",
+    "SynchronousUpdate",
     "TrainMetrics",
+    "VIB",
     "ais_betas",
     "ais_log_z",
+    "asynchronous_sweep",
     "base_rate_visible_bias",
     "block_gibbs",
+    "capacity_curve",
     "contrastive_loss",
     "exact_log_z",
     "free_energy",
+    "gaussian_kl",
     "gibbs_sweep",
+    "hebbian",
     "hidden_probabilities",
+    "hopfield",
+    "information_bottleneck",
+    "information_bounds",
     "init_rbm",
     "init_training",
+    "jacobian_frobenius_norm",
+    "jacobian_regularizer",
     "log_likelihood",
     "params_from_flax",
     "pseudo_log_likelihood",
-    "reconstruction_error",
+    "random_features",
     "rbm",
+    "reconstruction_error",
+    "regularizers",
+    "ridge_regression",
+    "retrieval_overlap",
     "sample_dbn",
     "sample_hidden",
     "sample_visible",
+    "synchronous_update",
     "train_dbn",
     "train_rbm",
     "training_step",
+    "variational",
+    "variational_free_energy",
+    "vib_loss",
     "visible_mean",
 ]
