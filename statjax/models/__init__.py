@@ -1,21 +1,46 @@
 """Flax models with explicit parameter pytrees and pure energies.
 
-RBMs and DBNs (:mod:`~statjax.models.rbm`), Hopfield networks
+RBMs and DBNs (:mod:`~statjax.models.rbm`), deep energy-based models
+(:mod:`~statjax.models.ebm`), Hopfield networks
 (:mod:`~statjax.models.hopfield`), mean-field variational inference as a free
 energy (:mod:`~statjax.models.variational`), regularizers as priors and heat baths
 (:mod:`~statjax.models.regularizers`), the variational information bottleneck
 (:mod:`~statjax.models.information_bottleneck`) and random-features regression
-(:mod:`~statjax.models.random_features`). Names that could mean different things
-in different models (``corrupt``, ``retrieve``) are reached through their module.
+(:mod:`~statjax.models.random_features`). Names that could mean different
+things in different models (``hopfield.corrupt``, ``hopfield.retrieve``,
+``ebm.init_training``) are reached through their module.
 """
 
 from statjax.models import (
+    ebm,
     hopfield,
     information_bottleneck,
     random_features,
     rbm,
     regularizers,
     variational,
+)
+from statjax.models.ebm import (
+    ContrastiveDivergenceSettings,
+    DuMordatchLangevin,
+    EBMTrainState,
+    EnergyConvNet,
+    EnergyFunction,
+    EnergyMLP,
+    contrastive_divergence_loss,
+    contrastive_divergence_step,
+    denoising_score_matching_loss,
+    du_mordatch_langevin,
+    energy_function,
+    grid_log_likelihood,
+    grid_samples,
+    median_bandwidth,
+    mmd_squared,
+    sample_replay_buffer,
+    score_matching_step,
+    short_run_chains,
+    train_contrastive_divergence,
+    train_score_matching,
 )
 from statjax.models.hopfield import (
     AsynchronousSweep,
@@ -86,7 +111,13 @@ __all__ = [
     "AsynchronousSweep",
     "BlockGibbs",
     "BlockGibbsState",
+    "ContrastiveDivergenceSettings",
     "Dropout",
+    "DuMordatchLangevin",
+    "EBMTrainState",
+    "EnergyConvNet",
+    "EnergyFunction",
+    "EnergyMLP",
     "FreeEnergyTerms",
     "GaussianDropout",
     "GaussianEncoder",
@@ -109,11 +140,19 @@ __all__ = [
     "base_rate_visible_bias",
     "block_gibbs",
     "capacity_curve",
+    "contrastive_divergence_loss",
+    "contrastive_divergence_step",
     "contrastive_loss",
+    "denoising_score_matching_loss",
+    "du_mordatch_langevin",
+    "ebm",
+    "energy_function",
     "exact_log_z",
     "free_energy",
     "gaussian_kl",
     "gibbs_sweep",
+    "grid_log_likelihood",
+    "grid_samples",
     "hebbian",
     "hidden_probabilities",
     "hopfield",
@@ -124,20 +163,27 @@ __all__ = [
     "jacobian_frobenius_norm",
     "jacobian_regularizer",
     "log_likelihood",
+    "median_bandwidth",
+    "mmd_squared",
     "params_from_flax",
     "pseudo_log_likelihood",
     "random_features",
     "rbm",
     "reconstruction_error",
     "regularizers",
-    "ridge_regression",
     "retrieval_overlap",
+    "ridge_regression",
     "sample_dbn",
     "sample_hidden",
+    "sample_replay_buffer",
     "sample_visible",
+    "score_matching_step",
+    "short_run_chains",
     "synchronous_update",
+    "train_contrastive_divergence",
     "train_dbn",
     "train_rbm",
+    "train_score_matching",
     "training_step",
     "variational",
     "variational_free_energy",
