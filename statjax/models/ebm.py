@@ -50,7 +50,7 @@ from jax.tree_util import Partial
 
 from statjax._tree import as_pytree_fn, normal_like, tree_where
 from statjax.samplers.base import AcceptanceInfo
-from statjax.samplers.langevin import LangevinState, energy_and_grad_state
+from statjax.samplers.langevin import LangevinState, energy_and_grad_state, is_finite_state
 from statjax.thermo.grid import BoxBound, grid_density, grid_log_z
 from statjax.types import ArrayTree, EnergyFn, PRNGKey
 
@@ -223,8 +223,7 @@ class DuMordatchLangevin(struct.PyTreeNode):
 
         position = jax.tree_util.tree_map(move, state.position, state.energy_grad, noise)
         proposal = energy_and_grad_state(self.energy_fn, position)
-        finite = [jnp.all(jnp.isfinite(g)) for g in jax.tree_util.tree_leaves(proposal.energy_grad)]
-        is_finite = jnp.isfinite(proposal.energy) & jnp.all(jnp.stack(finite))
+        is_finite = is_finite_state(proposal)
         new_state = tree_where(is_finite, proposal, state)
         return new_state, AcceptanceInfo(is_finite.astype(state.energy.dtype), is_finite)
 

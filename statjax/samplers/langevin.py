@@ -54,7 +54,8 @@ def _langevin_proposal(energy_fn, step_size, noise, state, beta) -> LangevinStat
     return energy_and_grad_state(energy_fn, tree_axpy(noise_scale, noise, drifted))
 
 
-def _is_finite(state: LangevinState) -> jax.Array:
+def is_finite_state(state: LangevinState) -> jax.Array:
+    """Whether a state's energy and every gradient entry are finite (else it is refused)."""
     grad_finite = [jnp.all(jnp.isfinite(g)) for g in jax.tree_util.tree_leaves(state.energy_grad)]
     return jnp.isfinite(state.energy) & jnp.all(jnp.stack(grad_finite))
 
@@ -81,7 +82,7 @@ class UnadjustedLangevin(struct.PyTreeNode):
         """One ULA step at inverse temperature ``beta``."""
         noise = normal_like(key, state.position)
         proposal = _langevin_proposal(self.energy_fn, self.step_size, noise, state, beta)
-        is_finite = _is_finite(proposal)
+        is_finite = is_finite_state(proposal)
         new_state = tree_where(is_finite, proposal, state)
         return new_state, AcceptanceInfo(is_finite.astype(state.energy.dtype), is_finite)
 
