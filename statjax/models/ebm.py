@@ -52,6 +52,7 @@ from statjax._tree import as_pytree_fn, normal_like, tree_where
 from statjax.samplers.base import AcceptanceInfo
 from statjax.samplers.langevin import LangevinState, energy_and_grad_state, is_finite_state
 from statjax.thermo.grid import BoxBound, grid_density, grid_log_z
+from statjax.thermo.integration import trapezoid_weights
 from statjax.types import ArrayTree, EnergyFn, PRNGKey
 
 _BUFFER_KEY = 2**32 - 1  # fold_in data of the buffer's initial noise: no update reaches it
@@ -896,7 +897,7 @@ def grid_samples(
         raise ValueError(f"grid_samples needs a 2-D box, got lower={lower!r}.")
     (x_axis, y_axis), density = grid_density(energy_fn, 1.0, lower, upper, num_points)
     spacing = jnp.array([x_axis[1] - x_axis[0], y_axis[1] - y_axis[0]])
-    weights = jnp.outer(_trapezoid_weights(x_axis.size), _trapezoid_weights(y_axis.size))
+    weights = jnp.outer(trapezoid_weights(x_axis), trapezoid_weights(y_axis))
     key_cell, key_jitter = jax.random.split(key)
     cells = jax.random.categorical(
         key_cell, jnp.log(density * weights).ravel(), shape=(num_samples,)
@@ -905,10 +906,6 @@ def grid_samples(
     centres = jnp.stack([x_axis[rows], y_axis[columns]], axis=-1)
     jitter = jax.random.uniform(key_jitter, (num_samples, 2), minval=-0.5, maxval=0.5)
     return centres + jitter * spacing
-
-
-def _trapezoid_weights(count: int) -> jax.Array:
-    return jnp.ones(count).at[jnp.array([0, -1])].set(0.5)
 
 
 def median_bandwidth(x: jax.typing.ArrayLike, y: jax.typing.ArrayLike) -> jax.Array:

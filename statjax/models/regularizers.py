@@ -31,9 +31,9 @@ from typing import Literal
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
-import numpy as np
 from flax import struct
 
+from statjax.samplers.base import check_positive
 from statjax.types import ArrayTree, PRNGKey
 
 __all__ = [
@@ -49,31 +49,6 @@ __all__ = [
 ]
 
 # ------------------------------------------------------------------ argument checks
-
-
-def _is_concrete(value) -> bool:
-    # Numbers only: a traced value, a schedule, or a placeholder leaf that a pytree
-    # transformation builds while unflattening is not checked.
-    if isinstance(value, jax.core.Tracer):
-        return False
-    return isinstance(value, (int, float, np.ndarray, np.generic, jax.Array))
-
-
-def _check_nonnegative(name: str, value, *, positive: bool = False) -> None:
-    """``ValueError`` unless a concrete ``value`` is finite and >= 0 (> 0 with ``positive``).
-
-    Traced values pass: they are checked where they become concrete (a schedule's
-    values are the caller's to check), never inside ``jit``.
-    """
-    leaves = jax.tree_util.tree_leaves(value)
-    if not leaves or not all(_is_concrete(leaf) for leaf in leaves):
-        return
-    for leaf in leaves:
-        array = np.asarray(leaf, dtype=np.float64)
-        ok = np.isfinite(array) & ((array > 0) if positive else (array >= 0))
-        if not bool(np.all(ok)):
-            bound = "> 0" if positive else ">= 0"
-            raise ValueError(f"{name} must be finite and {bound}, got {value}.")
 
 
 # ------------------------------------------------------------------ weight decay as a prior
@@ -112,7 +87,7 @@ class GaussianPrior(struct.PyTreeNode):
     precision: ArrayTree = 1.0
 
     def __post_init__(self):
-        _check_nonnegative("precision", self.precision, positive=True)
+        check_positive("precision", self.precision)
 
     def _precisions(self, params: ArrayTree) -> list:
         leaves = jax.tree_util.tree_leaves(params)
@@ -325,7 +300,7 @@ class GaussianNoise(nn.Module):
         self, x: jax.Array, temperature: jax.typing.ArrayLike, deterministic: bool = False
     ) -> jax.Array:
         """Add noise of variance ``temperature`` (identity if ``deterministic``)."""
-        _check_nonnegative("temperature", temperature)
+        check_positive("temperature", temperature, allow_zero=True)
         if deterministic:
             return x
         noise = jax.random.normal(self.make_rng(self.rng_collection), jnp.shape(x), x.dtype)
@@ -357,7 +332,7 @@ class GaussianDropout(nn.Module):
         self, x: jax.Array, temperature: jax.typing.ArrayLike, deterministic: bool = False
     ) -> jax.Array:
         """Multiply by ``1 + sqrt(temperature) xi`` (identity if ``deterministic``)."""
-        _check_nonnegative("temperature", temperature)
+        check_positive("temperature", temperature, allow_zero=True)
         if deterministic:
             return x
         noise = jax.random.normal(self.make_rng(self.rng_collection), jnp.shape(x), x.dtype)
@@ -390,7 +365,7 @@ class Dropout(nn.Module):
         self, x: jax.Array, temperature: jax.typing.ArrayLike, deterministic: bool = False
     ) -> jax.Array:
         """Drop units at rate ``T / (1 + T)`` (identity if ``deterministic``)."""
-        _check_nonnegative("temperature", temperature)
+        check_positive("temperature", temperature, allow_zero=True)
         if deterministic:
             return x
         keep_probability = 1.0 / (1.0 + jnp.asarray(temperature, x.dtype))

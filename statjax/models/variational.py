@@ -67,7 +67,8 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from statjax.models.regularizers import GaussianPrior, _check_nonnegative
+from statjax.models.regularizers import GaussianPrior
+from statjax.samplers.base import check_positive
 from statjax.types import ArrayTree, PRNGKey
 
 __all__ = [
@@ -112,7 +113,7 @@ def rho_from_scale(scale: jax.typing.ArrayLike) -> jax.Array:
         >>> round(float(posterior_scale(rho_from_scale(1e-3))), 9)
         0.001
     """
-    _check_nonnegative("scale", scale, positive=True)
+    check_positive("scale", scale)
     scale = jnp.asarray(scale, jnp.float32)
     # log(expm1(s)) = s + log(1 - exp(-s)): no overflow for large s.
     return scale + jnp.log(-jnp.expm1(-scale))
@@ -363,7 +364,7 @@ def variational_free_energy(
         if step is None:
             raise ValueError("temperature is a schedule: pass the step count as step=.")
         temperature = temperature(step)
-    _check_nonnegative("temperature", temperature)
+    check_positive("temperature", temperature, allow_zero=True)
     temperature = jnp.asarray(temperature, jnp.float32)
     expected_loss = jnp.asarray(expected_loss)
     prior_energy = mean_field_cross_entropy(mean, scale, prior)

@@ -64,16 +64,20 @@ def accept_with_log_uniform(
     return tree_where(is_accepted, proposal, current), AcceptanceInfo(acceptance_rate, is_accepted)
 
 
-def check_positive(name: str, value) -> None:
+def check_positive(name: str, value, *, allow_zero: bool = False) -> None:
     """Raise ``ValueError`` if a concrete ``value`` has an entry that is not finite and > 0.
 
-    Traced values (inside ``jit``) pass through unchecked: the check belongs at
-    the Python boundary, where the numbers are known.
+    With ``allow_zero``, the bound is ``>= 0``. Traced values (inside ``jit``) and
+    leaves that are not numbers (the placeholders a pytree transformation builds
+    while unflattening) pass through unchecked: the check belongs at the Python
+    boundary, where the numbers are known.
     """
+    bound = ">= 0" if allow_zero else "> 0"
     for leaf in jax.tree_util.tree_leaves(value):
-        try:
-            array = np.asarray(leaf)
-        except (jax.errors.TracerArrayConversionError, jax.errors.ConcretizationTypeError):
+        if isinstance(leaf, jax.core.Tracer) or not isinstance(
+            leaf, int | float | np.ndarray | np.generic | jax.Array
+        ):
             continue
-        if not np.all(np.isfinite(array) & (array > 0)):
-            raise ValueError(f"{name} must be finite and > 0 everywhere, got {array}.")
+        array = np.asarray(leaf, dtype=np.float64)
+        if not np.all(np.isfinite(array) & ((array >= 0) if allow_zero else (array > 0))):
+            raise ValueError(f"{name} must be finite and {bound} everywhere, got {array}.")
