@@ -43,13 +43,13 @@ import math
 import jax
 import jax.numpy as jnp
 import numpy as np
-from flax import struct
 from matplotlib.figure import Figure
 
 import statjax
 from statjax.config import ConfigError, ExperimentConfig, setting
 from statjax.energy import AnisotropicGaussian, RingOfGaussians
 from statjax.energy.ising import square_ising
+from statjax.pytree import Pytree, static_field
 from statjax.runs import Run
 from statjax.samplers.lattice import checkerboard
 from statjax.thermo.ais import ais, ais_geometric, interpolated_energy
@@ -184,7 +184,7 @@ def _ring_fractions(num_temperatures: int) -> jax.Array:
     return jnp.linspace(0.0, 1.0, num_temperatures + 1) ** 3
 
 
-class _HMCFactory(struct.PyTreeNode):
+class _HMCFactory(Pytree):
     """``energy -> hmc kernel`` for AIS: the step size a leaf, the trajectory length static.
 
     ``hmc`` checks ``num_integration_steps`` with ``int``, which a traced ``Partial``
@@ -194,7 +194,7 @@ class _HMCFactory(struct.PyTreeNode):
 
     step_size: jax.Array
     inverse_mass_matrix: jax.Array
-    num_integration_steps: int = struct.field(pytree_node=False)
+    num_integration_steps: int = static_field()
 
     def __call__(self, energy_fn):
         return statjax.samplers.hmc(

@@ -25,17 +25,17 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
-from flax import struct
 
 from statjax._tree import as_pytree_fn, normal_like, tree_axpy, tree_where
-from statjax.samplers.run import _initial_states
+from statjax.pytree import Pytree
+from statjax.samplers.run import initial_states as _initial_states
 from statjax.types import ArrayTree, EnergyFn, PRNGKey
 
 Proposal = Callable[[PRNGKey, ArrayTree], ArrayTree]
 """``proposal(key, position) -> new position``; must be symmetric, ``q(x'|x) = q(x|x')``."""
 
 
-class GaussianProposal(struct.PyTreeNode):
+class GaussianProposal(Pytree):
     """``x' = x + step_size * xi``, ``xi ~ N(0, I)``; ``step_size`` a scalar or one per leaf.
 
     ``step_size`` is a pytree leaf (or a pytree of them, shaped like the position

@@ -2,14 +2,13 @@
 
 import jax
 import jax.numpy as jnp
-from flax import struct
 from jax.typing import ArrayLike
 
 from statjax.energy._checks import as_position, check_dim
+from statjax.pytree import Pytree, static_field
 
 
-@struct.dataclass
-class DoubleWell:
+class DoubleWell(Pytree):
     r"""Quartic double well along ``x[0]``, harmonic in the other coordinates.
 
     .. math::
@@ -43,7 +42,7 @@ class DoubleWell:
          [ 1.  0.]]
     """
 
-    dim: int = struct.field(pytree_node=False)
+    dim: int = static_field()
     barrier: jax.Array = 1.0
 
     # Hash by identity so that jax.jit(landscape) works: array leaves are unhashable.

@@ -4,14 +4,13 @@ import math
 
 import jax
 import jax.numpy as jnp
-from flax import struct
 from jax.typing import ArrayLike
 
 from statjax.energy._checks import as_position, check_dim
+from statjax.pytree import Pytree, static_field
 
 
-@struct.dataclass
-class NealFunnel:
+class NealFunnel(Pytree):
     r"""Neal's funnel (Neal 2003), normalised: ``E = -log p`` exactly.
 
     With ``v = x[0]`` and ``n = dim - 1`` further coordinates,
@@ -56,7 +55,7 @@ class NealFunnel:
         10.288
     """
 
-    dim: int = struct.field(pytree_node=False)
+    dim: int = static_field()
     sigma: jax.Array = 3.0
 
     # Hash by identity so that jax.jit(landscape) works: array leaves are unhashable.

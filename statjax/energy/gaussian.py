@@ -2,14 +2,13 @@
 
 import jax
 import jax.numpy as jnp
-from flax import struct
 from jax.typing import ArrayLike
 
 from statjax.energy._checks import as_position
+from statjax.pytree import Pytree
 
 
-@struct.dataclass
-class AnisotropicGaussian:
+class AnisotropicGaussian(Pytree):
     r"""Quadratic well with one length scale per axis.
 
     .. math::

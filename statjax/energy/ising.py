@@ -17,9 +17,9 @@ configuration) and ``spin_values`` (the values a spin takes).
 import jax
 import jax.numpy as jnp
 import numpy as np
-from flax import struct
 from jax.typing import ArrayLike
 
+from statjax.pytree import Pytree, static_field
 from statjax.types import PRNGKey
 
 ISING_VALUES = (-1, 1)
@@ -74,8 +74,7 @@ def lattice_neighbour_sum(spins: jax.Array) -> jax.Array:
     return total
 
 
-@struct.dataclass
-class IsingLattice:
+class IsingLattice(Pytree):
     r"""Ising model on a periodic hypercubic lattice (square in 2-D, cubic in 3-D).
 
     .. math::
@@ -100,7 +99,7 @@ class IsingLattice:
         -32.0
     """
 
-    shape: tuple[int, ...] = struct.field(pytree_node=False)
+    shape: tuple[int, ...] = static_field()
     coupling: jax.Array = 1.0
     field: jax.Array = 0.0
 
@@ -139,8 +138,7 @@ class IsingLattice:
         return self.energy_from_sums(lattice_bond_sum(spins), magnetization)
 
 
-@struct.dataclass
-class PottsLattice:
+class PottsLattice(Pytree):
     r"""q-state Potts model on a periodic hypercubic lattice (square by default).
 
     .. math::
@@ -166,8 +164,8 @@ class PottsLattice:
         -32.0
     """
 
-    shape: tuple[int, ...] = struct.field(pytree_node=False)
-    num_states: int = struct.field(pytree_node=False, default=3)
+    shape: tuple[int, ...] = static_field()
+    num_states: int = static_field(default=3)
     coupling: jax.Array = 1.0
     field: jax.Array = 0.0
 
@@ -233,8 +231,7 @@ class IsingSpinVector:
         return ISING_VALUES
 
 
-@struct.dataclass
-class DenseIsing(IsingSpinVector):
+class DenseIsing(IsingSpinVector, Pytree):
     r"""Ising model with an arbitrary symmetric coupling matrix (e.g. Sherrington–Kirkpatrick).
 
     .. math::
@@ -293,8 +290,7 @@ class DenseIsing(IsingSpinVector):
         return -0.5 * spins @ (self.couplings @ spins) - self.fields @ spins
 
 
-@struct.dataclass
-class SparseIsing(IsingSpinVector):
+class SparseIsing(IsingSpinVector, Pytree):
     r"""Ising model on a sparse coupling graph (e.g. Edwards–Anderson ±J), with fields.
 
     .. math::

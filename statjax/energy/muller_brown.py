@@ -2,10 +2,10 @@
 
 import jax
 import jax.numpy as jnp
-from flax import struct
 from jax.typing import ArrayLike
 
 from statjax.energy._checks import as_position
+from statjax.pytree import Pytree
 
 # Müller & Brown (1979), Table 1: one anisotropic Gaussian-like term per row.
 _PREFACTORS = (-200.0, -100.0, -170.0, 15.0)
@@ -27,8 +27,7 @@ _SADDLE_POINTS = (
 )
 
 
-@struct.dataclass
-class MullerBrown:
+class MullerBrown(Pytree):
     r"""Müller–Brown potential energy surface (Müller & Brown 1979).
 
     .. math::

@@ -2,14 +2,13 @@
 
 import jax
 import jax.numpy as jnp
-from flax import struct
 from jax.typing import ArrayLike
 
 from statjax.energy._checks import as_position, check_dim
+from statjax.pytree import Pytree, static_field
 
 
-@struct.dataclass
-class Rastrigin:
+class Rastrigin(Pytree):
     r"""Rastrigin's function (Rastrigin 1974; in ``d`` dimensions Mühlenbein et al. 1991).
 
     .. math::
@@ -38,7 +37,7 @@ class Rastrigin:
         0.0 5.0
     """
 
-    dim: int = struct.field(pytree_node=False)
+    dim: int = static_field()
     amplitude: jax.Array = 10.0
 
     # Hash by identity so that jax.jit(landscape) works: array leaves are unhashable.

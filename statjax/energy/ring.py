@@ -4,14 +4,13 @@ import math
 
 import jax
 import jax.numpy as jnp
-from flax import struct
 from jax.typing import ArrayLike
 
 from statjax.energy._checks import as_position, check_dim
+from statjax.pytree import Pytree, static_field
 
 
-@struct.dataclass
-class RingOfGaussians:
+class RingOfGaussians(Pytree):
     r"""Equal-weight mixture of isotropic Gaussians evenly spaced on a circle.
 
     .. math::
@@ -45,7 +44,7 @@ class RingOfGaussians:
         0.0
     """
 
-    num_modes: int = struct.field(pytree_node=False, default=8)
+    num_modes: int = static_field(default=8)
     radius: jax.Array = 5.0
     scale: jax.Array = 0.5
 

@@ -2,14 +2,13 @@
 
 import jax
 import jax.numpy as jnp
-from flax import struct
 from jax.typing import ArrayLike
 
 from statjax.energy._checks import as_position, check_dim
+from statjax.pytree import Pytree, static_field
 
 
-@struct.dataclass
-class Rosenbrock:
+class Rosenbrock(Pytree):
     r"""Rosenbrock's function (Rosenbrock 1960) in its standard sum form.
 
     .. math::
@@ -46,7 +45,7 @@ class Rosenbrock:
 
     a: jax.Array = 1.0
     b: jax.Array = 100.0
-    dim: int = struct.field(pytree_node=False, default=2)
+    dim: int = static_field(default=2)
 
     # Hash by identity so that jax.jit(landscape) works: array leaves are unhashable.
     __hash__ = object.__hash__

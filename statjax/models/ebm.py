@@ -45,10 +45,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
-from flax import struct
 from jax.tree_util import Partial
 
 from statjax._tree import as_pytree_fn, normal_like, tree_where
+from statjax.pytree import Pytree, static_field
 from statjax.samplers.base import AcceptanceInfo
 from statjax.samplers.langevin import LangevinState, energy_and_grad_state, is_finite_state
 from statjax.thermo.grid import BoxBound, grid_density, grid_log_z
@@ -144,14 +144,14 @@ class EnergyConvNet(nn.Module):
         return nn.Dense(1)(hidden)[:, 0].reshape(batch_shape)
 
 
-class EnergyFunction(struct.PyTreeNode):
+class EnergyFunction(Pytree):
     """The pure energy ``energy(params, x) = module.apply({"params": params}, x)``.
 
     Hashable (the module is a static field), so it can be a static argument of
     ``jax.jit``; :meth:`bind` gives the one-argument energy of a kernel.
     """
 
-    module: nn.Module = struct.field(pytree_node=False)
+    module: nn.Module = static_field()
 
     def __call__(self, params: ArrayTree, x: jax.Array) -> jax.Array:
         """``E_theta(x)``: a scalar for one input, ``(...)`` for a batch."""
@@ -180,7 +180,7 @@ def energy_function(module: nn.Module) -> EnergyFunction:
 # ------------------------------------------------------------------ the sampler
 
 
-class DuMordatchLangevin(struct.PyTreeNode):
+class DuMordatchLangevin(Pytree):
     """Du & Mordatch's short-run SGLD: separate step size and noise, clipped gradients.
 
     One step at inverse temperature ``beta = 1 / T``:

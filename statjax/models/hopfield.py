@@ -42,10 +42,10 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
-from flax import struct
 from jax.typing import ArrayLike
 
 from statjax.energy.ising import DenseIsing, IsingSpinVector
+from statjax.pytree import Pytree, static_field
 from statjax.samplers.lattice import SequentialSweep, SpinState, SweepInfo, site_uniforms
 from statjax.types import PRNGKey
 
@@ -98,8 +98,7 @@ def _check_beta(beta: ArrayLike) -> None:
 # ---------------------------------------------------------------------- network
 
 
-@struct.dataclass
-class HopfieldNetwork(IsingSpinVector):
+class HopfieldNetwork(IsingSpinVector, Pytree):
     r"""A Hopfield network with Hebbian couplings ``J = C / N``: an energy ``E(s)``.
 
     .. math::
@@ -274,7 +273,7 @@ def _spin_state(network: HopfieldNetwork, spins: jax.Array) -> SpinState:
     return SpinState(spins, network(spins), jnp.sum(spins.astype(jnp.int32)))
 
 
-class AsynchronousSweep(struct.PyTreeNode):
+class AsynchronousSweep(Pytree):
     r"""Asynchronous Glauber dynamics of a Hopfield network: one sweep per step.
 
     Spins ``i = 0, ..., N - 1`` are updated in turn, each from the current local
@@ -295,7 +294,7 @@ class AsynchronousSweep(struct.PyTreeNode):
     """
 
     network: HopfieldNetwork
-    zero_temperature: bool = struct.field(pytree_node=False, default=False)
+    zero_temperature: bool = static_field(default=False)
 
     def init(self, position: ArrayLike) -> SpinState:
         """State at spins ``position`` (±1, ``(N,)``)."""
@@ -312,7 +311,7 @@ class AsynchronousSweep(struct.PyTreeNode):
         return new_state._replace(energy=new_state.energy / num_spins), info
 
 
-class SynchronousUpdate(struct.PyTreeNode):
+class SynchronousUpdate(Pytree):
     r"""Synchronous (parallel) Glauber update of a Hopfield network: all spins at once.
 
     Every spin is drawn from the local fields of the *previous* configuration,
@@ -329,7 +328,7 @@ class SynchronousUpdate(struct.PyTreeNode):
     """
 
     network: HopfieldNetwork
-    zero_temperature: bool = struct.field(pytree_node=False, default=False)
+    zero_temperature: bool = static_field(default=False)
 
     def init(self, position: ArrayLike) -> SpinState:
         """State at spins ``position`` (±1, ``(N,)``)."""

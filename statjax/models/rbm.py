@@ -48,8 +48,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
-from flax import struct
 
+from statjax.pytree import Pytree
 from statjax.samplers.base import AcceptanceInfo
 from statjax.samplers.lattice import site_uniforms
 from statjax.samplers.tempering import (
@@ -313,7 +313,7 @@ class BlockGibbsState(NamedTuple):
     energy: jax.Array
 
 
-class BlockGibbs(struct.PyTreeNode):
+class BlockGibbs(Pytree):
     """Block-Gibbs kernel for ``p_beta(v, h) ∝ exp(-beta E(v, h))`` (Hinton 2002).
 
     A step draws all hidden units given ``v``, then all visible units given ``h``,

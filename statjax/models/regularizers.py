@@ -31,8 +31,8 @@ from typing import Literal
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
-from flax import struct
 
+from statjax.pytree import Pytree
 from statjax.samplers.base import check_positive
 from statjax.types import ArrayTree, PRNGKey
 
@@ -54,7 +54,7 @@ __all__ = [
 # ------------------------------------------------------------------ weight decay as a prior
 
 
-class GaussianPrior(struct.PyTreeNode):
+class GaussianPrior(Pytree):
     r"""The isotropic Gaussian prior ``N(0, 1 / lambda)`` on every parameter: weight decay.
 
     .. math::

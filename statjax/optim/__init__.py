@@ -34,6 +34,7 @@ from statjax.optim.psgld import PSGLDState, psgld
 from statjax.optim.sghmc import SGHMCState, sghmc
 from statjax.optim.sgld import SGLDState, sgld
 from statjax.optim.sgnht import SGNHTState, kinetic_temperature, sgnht
+from statjax.optim.hyperparameters import TunableOptimizer, split_optimizer, tunable
 
 __all__ = [
     "CollectorState",
@@ -43,6 +44,7 @@ __all__ = [
     "SGHMCState",
     "SGLDState",
     "SGNHTState",
+    "TunableOptimizer",
     "annealed_gradient_noise",
     "cycle_fraction",
     "cyclical_sgld",
@@ -61,4 +63,6 @@ __all__ = [
     "sghmc",
     "sgld",
     "sgnht",
+    "split_optimizer",
+    "tunable",
 ]

@@ -18,8 +18,8 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
-from flax import struct
 
+from statjax.pytree import Pytree, static_field
 from statjax.types import ArrayTree
 
 
@@ -49,16 +49,16 @@ class CollectorState(NamedTuple):
         return jnp.arange(capacity) < self.num_kept
 
 
-class PosteriorCollector(struct.PyTreeNode):
+class PosteriorCollector(Pytree):
     """Keep every ``thin``-th parameter set after ``burn_in`` steps, at most ``capacity`` of them.
 
     Build it with :func:`posterior_collector`. Its settings are static (they fix
     the buffer's shape and the keep rule).
     """
 
-    capacity: int = struct.field(pytree_node=False)
-    burn_in: int = struct.field(pytree_node=False)
-    thin: int = struct.field(pytree_node=False)
+    capacity: int = static_field()
+    burn_in: int = static_field()
+    thin: int = static_field()
 
     def init(self, params: ArrayTree) -> CollectorState:
         """An empty buffer shaped for ``capacity`` copies of ``params``."""

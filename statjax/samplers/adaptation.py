@@ -6,15 +6,17 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from statjax.samplers.base import check_positive
-from statjax.samplers.run import (
-    _beta_at,
-    _check_counts,
-    _check_initial_energy,
-    _initial_states,
-    _num_chains,
-    _prepare_beta,
+from statjax.checks import (
+    as_key,
+    check_count,
+    check_initial_energy,
+    check_positive,
+    check_unit_interval,
 )
+from statjax.checks import num_chains as count_chains
+from statjax.pytree import structure_key
+from statjax.samplers.loop import sample_chains
+from statjax.samplers.run import initial_states, prepare_beta
 from statjax.types import ArrayTree, BetaLike, PRNGKey
 
 
@@ -81,24 +83,30 @@ def adapt_step_size(
     *,
     beta: BetaLike = 1.0,
     target_acceptance: float = 0.8,
+    per_chain: bool = False,
 ) -> tuple[Any, Any]:
     """Tune ``kernel.step_size`` so that the chains accept ``target_acceptance`` on average.
 
-    Runs ``num_steps`` warm-up steps of all chains in one jitted scan; after each
-    step the acceptance rate averaged over chains drives
-    :func:`dual_averaging_update`, so one step size serves every chain (and, with
-    the temperature-scaled kernels of statjax, every temperature). Returns the
-    kernel with the averaged step size ``exp(x_bar)`` and the chains' states at the
-    end of warm-up, ready for :func:`statjax.run_chains`.
+    Runs ``num_steps`` warm-up steps of all chains in one jitted scan, each step
+    through the one driver (:func:`statjax.samplers.loop.sample_chains`, so the
+    keys follow the :func:`statjax.run_chains` rule). After each step the
+    acceptance rate drives :func:`dual_averaging_update`: averaged over chains,
+    one step size serves every chain (and, with the temperature-scaled kernels
+    of statjax, every temperature); with ``per_chain=True`` every chain adapts
+    its own step size (a ladder of rungs, tilted ensembles). Returns the kernel
+    with the averaged step size ``exp(x_bar)`` and the chains' states at the end
+    of warm-up, ready for :func:`statjax.run_chains` (pass
+    ``per_chain=("step_size",)`` there for per-chain step sizes).
 
     Args:
         kernel: a kernel with a scalar ``step_size`` field (MALA, ULA, HMC, ...).
-        key: PRNG key (warm-up keys follow the :func:`statjax.run_chains` rule).
+        key: PRNG key (typed or legacy).
         initial: positions ``(num_chains, ...)`` or kernel states.
         num_steps: warm-up steps.
         beta: as in :func:`statjax.run_chains`.
         target_acceptance: the acceptance rate to reach, in (0, 1); 0.574 is
             optimal for MALA in high dimension, 0.65 to 0.8 for HMC.
+        per_chain: one step size per chain instead of one for all.
 
     Example:
         >>> import jax, jax.numpy as jnp, statjax
@@ -106,33 +114,59 @@ def adapt_step_size(
         >>> kernel, states = statjax.samplers.adapt_step_size(
         ...     kernel, jax.random.key(0), jnp.zeros((16, 2)), 200)
     """
-    if not 0.0 < target_acceptance < 1.0:
-        raise ValueError(f"target_acceptance must lie in (0, 1), got {target_acceptance}.")
-    num_steps, _, _ = _check_counts(num_steps, 1, 0)
+    check_unit_interval("target_acceptance", target_acceptance)
+    num_steps = check_count("num_steps", num_steps)
     check_positive("kernel.step_size", kernel.step_size)
-    states = _initial_states(kernel, initial)
-    num_chains = _num_chains(states)
-    _check_initial_energy(states)
-    beta = _prepare_beta(beta, num_chains, 0, num_steps)
-    averaging = dual_averaging_init(kernel.step_size)
+    key = as_key(key)
+    states = initial_states(kernel, initial)
+    num_chains = count_chains(states)
+    check_initial_energy(states.energy)
+    beta = prepare_beta(beta, num_chains, 0, num_steps)
+    step_size = jnp.asarray(kernel.step_size)
+    if per_chain:
+        step_size = jnp.broadcast_to(step_size, (num_chains,))
+    averaging = dual_averaging_init(step_size)
     states, averaging = _adapt(
-        kernel, key, states, beta, averaging, jnp.asarray(target_acceptance), num_steps=num_steps
+        kernel,
+        key,
+        states,
+        beta,
+        averaging,
+        jnp.asarray(target_acceptance),
+        num_steps=num_steps,
+        per_chain=per_chain,
+        structure=structure_key((kernel, beta)),
     )
     return kernel.replace(step_size=jnp.exp(averaging.log_step_size_avg)), states
 
 
-@partial(jax.jit, static_argnames=("num_steps",))
-def _adapt(kernel, key, states, beta, averaging, target_acceptance, *, num_steps):
-    num_chains = _num_chains(states)
+def _acceptance_rate(state, info):
+    del state
+    return info.acceptance_rate
+
+
+@partial(jax.jit, static_argnames=("num_steps", "per_chain", "structure"))
+def _adapt(
+    kernel, key, states, beta, averaging, target_acceptance, *, num_steps, per_chain, structure
+):
+    del structure  # a cache key only (see statjax.pytree.structure_key)
+    fields = ("step_size",) if per_chain else ()
 
     def one_step(carry, step):
         states, averaging = carry
         tuned = kernel.replace(step_size=jnp.exp(averaging.log_step_size))
-        keys = jax.random.split(jax.random.fold_in(key, step), num_chains)
-        states, info = jax.vmap(tuned.step)(keys, states, _beta_at(beta, step, num_chains))
-        averaging = dual_averaging_update(
-            averaging, jnp.mean(info.acceptance_rate), target_acceptance
+        states, acceptance = sample_chains(
+            tuned,
+            key,
+            states,
+            1,
+            beta=beta,
+            start_step=step,
+            observe=_acceptance_rate,
+            per_chain=fields,
         )
+        rate = acceptance[0] if per_chain else jnp.mean(acceptance)
+        averaging = dual_averaging_update(averaging, rate, target_acceptance)
         return (states, averaging), None
 
     (states, averaging), _ = jax.lax.scan(one_step, (states, averaging), jnp.arange(num_steps))

@@ -1,17 +1,84 @@
-"""What every kernel shares: the Metropolis–Hastings accept/reject step.
+"""The kernel contract, and the Metropolis–Hastings accept/reject step every kernel shares.
+
+**The contract.** A kernel is a pytree (a :class:`statjax.pytree.Pytree`: its
+numbers are leaves, its functions static) with two pure methods,
+
+    state = kernel.init(position)
+    state, info = kernel.step(key, state, beta)
+
+written down below as the Protocols :class:`Kernel`, :class:`ChainState` and
+:class:`StepInfo`. ``tests/samplers/test_contract.py`` checks every kernel in
+statjax against them. What each field means, for every kernel:
+
+- ``state.position``: the microstate (any pytree; spins for lattice kernels; the
+  stacked replicas for replica exchange).
+- ``state.energy``: the *untempered* energy ``E(position)``, so a change of
+  ``beta`` costs nothing (one entry per replica for replica exchange).
+- ``info.acceptance_rate``: the probability with which the step's proposal
+  would be accepted, ``min(1, exp(log_ratio))``. Rejection-free kernels report
+  1 for a finite update (0 for a refused non-finite one). A sweep over sites
+  reports the *mean over sites* of the per-site acceptance probability (for
+  heat bath: the mean probability that a site takes a new value); replica
+  exchange reports the mean swap acceptance probability over the pairs
+  proposed this round. Adaptation and ladder tuning read this number.
+- ``info.is_accepted``: whether the state moved: the proposal was taken (for
+  sweeps: at least one site changed; for replica exchange: at least one swap).
+- ``step`` takes ``beta`` as a traced scalar (the driver passes one per chain);
+  ``init`` takes only the position.
+- A proposal whose energy is NaN, ``+inf`` or ``-inf`` is refused: ``-inf``
+  would be a state of infinite weight that a chain could never leave, so it is
+  treated as a bug in the energy rather than a mode (docs/design-decisions.md).
 
 The accept/reject rule is written once here so that every kernel rejects a
 proposal whose energy (or acceptance ratio) is NaN or +inf in the same way.
 """
 
-from typing import NamedTuple
+from typing import Any, NamedTuple, Protocol, TypeVar, runtime_checkable
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 from statjax._tree import tree_where
+from statjax.checks import check_positive
 from statjax.types import ArrayTree, PRNGKey
+
+
+@runtime_checkable
+class ChainState(Protocol):
+    """What every kernel state has: the position and its untempered energy."""
+
+    @property
+    def position(self) -> ArrayTree: ...
+
+    @property
+    def energy(self) -> jax.Array: ...
+
+
+@runtime_checkable
+class StepInfo(Protocol):
+    """What every step reports (see the module docstring for the one meaning)."""
+
+    @property
+    def acceptance_rate(self) -> jax.Array: ...
+
+    @property
+    def is_accepted(self) -> jax.Array: ...
+
+
+StateT = TypeVar("StateT", bound=ChainState)
+
+
+@runtime_checkable
+class Kernel(Protocol[StateT]):
+    """A Markov kernel for ``exp(-beta E)``: ``init(position)`` and ``step(key, state, beta)``."""
+
+    def init(self, position: Any) -> StateT:
+        """Start a chain at ``position``."""
+        ...
+
+    def step(self, key: PRNGKey, state: StateT, beta: jax.typing.ArrayLike) -> tuple[StateT, Any]:
+        """Advance one chain by one step at inverse temperature ``beta``."""
+        ...
 
 
 class AcceptanceInfo(NamedTuple):
@@ -59,25 +126,22 @@ def accept_with_log_uniform(
     probability ``min(1, exp(log_acceptance_ratio))``; a NaN ratio never passes.
     """
     log_ratio = jnp.where(jnp.isnan(log_acceptance_ratio), -jnp.inf, log_acceptance_ratio)
+    proposed_energy = getattr(proposal, "energy", None)
+    if proposed_energy is not None:
+        # E(x') = -inf is no state of a normalisable density: refused like NaN and +inf,
+        # so a chain never falls into a hole it cannot leave.
+        log_ratio = jnp.where(jnp.isneginf(proposed_energy), -jnp.inf, log_ratio)
     acceptance_rate = jnp.exp(jnp.minimum(log_ratio, 0.0))
     is_accepted = log_uniform < log_ratio
     return tree_where(is_accepted, proposal, current), AcceptanceInfo(acceptance_rate, is_accepted)
 
 
-def check_positive(name: str, value, *, allow_zero: bool = False) -> None:
-    """Raise ``ValueError`` if a concrete ``value`` has an entry that is not finite and > 0.
-
-    With ``allow_zero``, the bound is ``>= 0``. Traced values (inside ``jit``) and
-    leaves that are not numbers (the placeholders a pytree transformation builds
-    while unflattening) pass through unchecked: the check belongs at the Python
-    boundary, where the numbers are known.
-    """
-    bound = ">= 0" if allow_zero else "> 0"
-    for leaf in jax.tree_util.tree_leaves(value):
-        if isinstance(leaf, jax.core.Tracer) or not isinstance(
-            leaf, int | float | np.ndarray | np.generic | jax.Array
-        ):
-            continue
-        array = np.asarray(leaf, dtype=np.float64)
-        if not np.all(np.isfinite(array) & ((array >= 0) if allow_zero else (array > 0))):
-            raise ValueError(f"{name} must be finite and {bound} everywhere, got {array}.")
+__all__ = [
+    "AcceptanceInfo",
+    "ChainState",
+    "Kernel",
+    "StepInfo",
+    "accept_with_log_uniform",
+    "check_positive",
+    "metropolis_hastings_accept",
+]

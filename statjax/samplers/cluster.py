@@ -14,10 +14,10 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
-from flax import struct
 from jax.typing import ArrayLike
 
 from statjax.energy.ising import IsingLattice
+from statjax.pytree import Pytree
 from statjax.samplers.lattice import IsingLatticeState, _sum_int32, site_uniforms
 from statjax.types import PRNGKey
 
@@ -82,7 +82,7 @@ def connected_components(bonds: jax.Array) -> tuple[jax.Array, jax.Array]:
     return labels.reshape(shape), iterations
 
 
-class SwendsenWang(struct.PyTreeNode):
+class SwendsenWang(Pytree):
     r"""Swendsen–Wang cluster update of the periodic Ising ferromagnet (``J > 0``), any field.
 
     One step: (1) put a bond on every satisfied nearest-neighbour pair

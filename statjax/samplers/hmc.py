@@ -4,7 +4,6 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
-from flax import struct
 
 from statjax._tree import (
     as_pytree_fn,
@@ -14,6 +13,7 @@ from statjax._tree import (
     tree_mul,
     tree_vdot,
 )
+from statjax.pytree import Pytree
 from statjax.samplers.base import accept_with_log_uniform, check_positive
 from statjax.samplers.langevin import LangevinState, energy_and_grad_state
 from statjax.types import ArrayTree, EnergyFn, PRNGKey
@@ -63,7 +63,7 @@ def _kinetic_energy(inverse_mass_matrix, momentum) -> jax.Array:
     return 0.5 * tree_vdot(momentum, tree_mul(inverse_mass_matrix, momentum))
 
 
-class HamiltonianMonteCarlo(struct.PyTreeNode):
+class HamiltonianMonteCarlo(Pytree):
     """HMC kernel targeting ``exp(-beta E(x))`` (Duane et al. 1987; Neal 2011).
 
     The Hamiltonian is ``H(x, p) = E(x) + p^T M^-1 p / 2``. Momenta are drawn at

@@ -13,7 +13,6 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
-from flax import struct
 
 from statjax._tree import (
     as_pytree_fn,
@@ -23,6 +22,7 @@ from statjax._tree import (
     tree_vdot,
     tree_where,
 )
+from statjax.pytree import Pytree
 from statjax.samplers.base import AcceptanceInfo, accept_with_log_uniform, check_positive
 from statjax.types import ArrayTree, EnergyFn, PRNGKey
 
@@ -60,7 +60,7 @@ def is_finite_state(state: LangevinState) -> jax.Array:
     return jnp.isfinite(state.energy) & jnp.all(jnp.stack(grad_finite))
 
 
-class UnadjustedLangevin(struct.PyTreeNode):
+class UnadjustedLangevin(Pytree):
     """Unadjusted Langevin algorithm (ULA), a biased but rejection-free kernel.
 
     ``x' = x - eps grad E(x) + sqrt(2 eps T) xi`` (Roberts & Tweedie 1996; Parisi
@@ -87,7 +87,7 @@ class UnadjustedLangevin(struct.PyTreeNode):
         return new_state, AcceptanceInfo(is_finite.astype(state.energy.dtype), is_finite)
 
 
-class MetropolisAdjustedLangevin(struct.PyTreeNode):
+class MetropolisAdjustedLangevin(Pytree):
     """Metropolis-adjusted Langevin algorithm (MALA), exact for ``exp(-beta E)``.
 
     The ULA proposal ``q(x'|x) = N(x - eps grad E(x), 2 eps T I)`` is accepted with

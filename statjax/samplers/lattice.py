@@ -34,7 +34,6 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
-from flax import struct
 from jax.typing import ArrayLike
 
 from statjax.energy.ising import (
@@ -45,6 +44,7 @@ from statjax.energy.ising import (
     lattice_bond_sum,
     lattice_neighbour_sum,
 )
+from statjax.pytree import Pytree, static_field
 from statjax.types import PRNGKey
 
 RULES = ("metropolis", "heat_bath")
@@ -261,7 +261,7 @@ def _flip_decision(rule: str, spins, local_field, uniform, beta):
 # ---------------------------------------------------------- checkerboard Ising
 
 
-class CheckerboardIsing(struct.PyTreeNode):
+class CheckerboardIsing(Pytree):
     r"""Checkerboard sweep of the periodic Ising lattice (Metropolis or heat bath).
 
     A periodic lattice with even sides is bipartite: the spins of one sublattice
@@ -285,7 +285,7 @@ class CheckerboardIsing(struct.PyTreeNode):
     """
 
     model: IsingLattice
-    rule: str = struct.field(pytree_node=False, default="metropolis")
+    rule: str = static_field(default="metropolis")
 
     def init(self, position: ArrayLike) -> IsingLatticeState:
         """State at spins ``position`` (±1, the lattice shape), with its exact sums."""
@@ -339,7 +339,7 @@ def _count_equal(neighbours: list[jax.Array], value: jax.Array) -> jax.Array:
     return sum((n == value).astype(jnp.int8) for n in neighbours)
 
 
-class CheckerboardPotts(struct.PyTreeNode):
+class CheckerboardPotts(Pytree):
     r"""Checkerboard sweep of the periodic q-state Potts lattice (Metropolis or heat bath).
 
     Metropolis proposes ``s_i' = s_i + 1 + floor((q - 1) u) mod q`` (uniform among
@@ -358,7 +358,7 @@ class CheckerboardPotts(struct.PyTreeNode):
     """
 
     model: PottsLattice
-    rule: str = struct.field(pytree_node=False, default="metropolis")
+    rule: str = static_field(default="metropolis")
 
     def init(self, position: ArrayLike) -> PottsState:
         """State at spins ``position`` (``0..q-1``, the lattice shape)."""
@@ -469,7 +469,7 @@ def greedy_coloring(neighbors: np.ndarray, neighbor_couplings: np.ndarray) -> np
     return colors
 
 
-class ColoredSweep(struct.PyTreeNode):
+class ColoredSweep(Pytree):
     r"""Graph-coloured parallel sweep of a sparse Ising model (Metropolis or heat bath).
 
     Spins of one colour class of a proper colouring share no coupling, so their
@@ -489,8 +489,8 @@ class ColoredSweep(struct.PyTreeNode):
 
     model: SparseIsing
     colors: jax.Array
-    num_colors: int = struct.field(pytree_node=False)
-    rule: str = struct.field(pytree_node=False, default="metropolis")
+    num_colors: int = static_field()
+    rule: str = static_field(default="metropolis")
 
     def init(self, position: ArrayLike) -> SpinState:
         """State at spins ``position`` (±1, ``(N,)``)."""
@@ -538,7 +538,7 @@ def colored_sweep(model: SparseIsing, rule: str = "metropolis") -> ColoredSweep:
 # ------------------------------------------------------------ sequential sweep
 
 
-class SequentialSweep(struct.PyTreeNode):
+class SequentialSweep(Pytree):
     r"""Sequential single-spin sweep of a dense Ising model, maintaining local fields.
 
     Spins ``i = 0, ..., N - 1`` are updated in order (a ``lax.fori_loop``) with the
@@ -555,7 +555,7 @@ class SequentialSweep(struct.PyTreeNode):
     """
 
     model: DenseIsing
-    rule: str = struct.field(pytree_node=False, default="metropolis")
+    rule: str = static_field(default="metropolis")
 
     def init(self, position: ArrayLike) -> SpinState:
         """State at spins ``position`` (±1, ``(N,)``)."""

@@ -25,12 +25,12 @@ chains of one huge lattice each: the chain axis is vmapped, the rows are split).
 import jax
 import jax.numpy as jnp
 import numpy as np
-from flax import struct
 from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 from jax.typing import ArrayLike
 
 from statjax.energy.ising import IsingLattice
+from statjax.pytree import Pytree, static_field
 from statjax.samplers.lattice import (
     INLINE_RANDOM_MIN_SITES,
     CheckerboardIsing,
@@ -73,7 +73,7 @@ def _site_bits(seeds, global_sites, size: int, colour: int) -> jax.Array:
     return (bits >> jnp.uint32(8)).astype(jnp.int32)
 
 
-class ShardedCheckerboardIsing(struct.PyTreeNode):
+class ShardedCheckerboardIsing(Pytree):
     """Checkerboard Ising sweep with the lattice rows split over ``mesh[axis]``.
 
     Same model, rule, keys and results as :class:`CheckerboardIsing`; positions
@@ -89,9 +89,9 @@ class ShardedCheckerboardIsing(struct.PyTreeNode):
     """
 
     model: IsingLattice
-    mesh: Mesh = struct.field(pytree_node=False)
-    axis: str = struct.field(pytree_node=False, default=ROW_AXIS)
-    rule: str = struct.field(pytree_node=False, default="metropolis")
+    mesh: Mesh = static_field()
+    axis: str = static_field(default=ROW_AXIS)
+    rule: str = static_field(default="metropolis")
 
     @property
     def sharding(self) -> NamedSharding:

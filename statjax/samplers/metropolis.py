@@ -4,9 +4,9 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
-from flax import struct
 
 from statjax._tree import as_pytree_fn, normal_and_log_uniform_like, tree_axpy
+from statjax.pytree import Pytree
 from statjax.samplers.base import AcceptanceInfo, accept_with_log_uniform, check_positive
 from statjax.types import ArrayTree, EnergyFn, PRNGKey
 
@@ -23,7 +23,7 @@ class MetropolisState(NamedTuple):
     energy: jax.Array
 
 
-class RandomWalkMetropolis(struct.PyTreeNode):
+class RandomWalkMetropolis(Pytree):
     """Random-walk Metropolis kernel targeting ``p(x) ∝ exp(-beta E(x))``.
 
     Proposal ``x' = x + step_size * xi`` with ``xi ~ N(0, I)``, accepted with

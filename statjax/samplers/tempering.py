@@ -40,8 +40,8 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
-from flax import struct
 
+from statjax.pytree import Pytree, static_field
 from statjax.types import ArrayTree, PRNGKey
 
 SWAP_SCHEMES = ("deterministic", "stochastic", "random_pair")
@@ -105,7 +105,7 @@ class ReplicaExchangeInfo(NamedTuple):
     is_swap_accepted: jax.Array
 
 
-class ReplicaExchange(struct.PyTreeNode):
+class ReplicaExchange(Pytree):
     """Parallel tempering over the ladder ``betas`` with ``kernel`` inside (a pytree).
 
     ``step(key, state, beta)`` runs one local step of every replica (vmapped) at
@@ -121,7 +121,7 @@ class ReplicaExchange(struct.PyTreeNode):
 
     kernel: Any
     betas: jax.Array
-    scheme: str = struct.field(pytree_node=False, default="deterministic")
+    scheme: str = static_field(default="deterministic")
 
     @property
     def num_replicas(self) -> int:

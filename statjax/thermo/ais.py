@@ -34,14 +34,13 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
-from flax import struct
 
 from statjax._tree import as_pytree_fn
+from statjax.pytree import Pytree
 from statjax.types import ArrayTree, EnergyFn, PRNGKey
 
 
-@struct.dataclass
-class InterpolatedEnergy:
+class InterpolatedEnergy(Pytree):
     """``E_b(x) = (1 - b) E_0(x) + b E_1(x)``: the geometric path between two energies.
 
     ``exp(-E_b)`` interpolates geometrically between ``exp(-E_0)`` (``b = 0``) and

@@ -77,15 +77,15 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
-from flax import struct
 
 from statjax._tree import as_pytree_fn
+from statjax.pytree import Pytree
 from statjax.samplers.adaptation import dual_averaging_init, dual_averaging_update
 from statjax.samplers.run import run_chains
 from statjax.types import ArrayTree, EnergyFn, PRNGKey
 
 
-class TiltedEnergy(struct.PyTreeNode):
+class TiltedEnergy(Pytree):
     """``E_k(x) = E_0(x) + k L(x)``: a reference energy tilted by an observable.
 
     A pytree: ``tilt`` and the two functions' parameters are leaves, so a kernel
@@ -149,7 +149,7 @@ class TiltedState(NamedTuple):
     kernel_state: Any
 
 
-class TiltedKernel(struct.PyTreeNode):
+class TiltedKernel(Pytree):
     """Any statjax kernel on a :class:`TiltedEnergy`, with tilt and step size per chain.
 
     ``run_chains`` vmaps one kernel over chains; here each chain's state holds its
