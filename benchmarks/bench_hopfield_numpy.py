@@ -5,7 +5,7 @@ Both run the same algorithm on the same network, in one process: ``N`` spins,
 ``0, ..., N - 1`` from local fields kept current (a flip of ``s_i`` adds
 ``-2 s_i C[i]`` to every chain's fields), one uniform per spin per sweep;
 heat-bath (Glauber) rule ``P(s_i = +1) = 1 / (1 + exp(-2 beta f_i))`` at
-``--temperature`` > 0, the sign rule (ties keep the spin) at 0.
+``--temperature`` > 0, the sign rule (ties keep the spin) at 0, i.e. ``beta = inf``.
 
 - numpy: the textbook form vectorised over chains, as a numpy user would write
   it: ``float32`` spins and the integer Hebbian matrix ``C = N J``, fields
@@ -16,7 +16,8 @@ At ``--temperature 0`` the two are first checked to reach identical spins.
 
 - statjax: :func:`statjax.models.hopfield.asynchronous_sweep` under
   :func:`statjax.run_chains` (vmap over chains, scan over sweeps, one jitted
-  call, host-side checks included); it also keeps every chain's energy.
+  call, host-side checks included) at ``beta = 1 / T`` (``inf`` at ``T = 0``);
+  it also keeps every chain's energy and the mean heat-bath flip probability.
 
 Spin updates per second = chains x N x sweeps / wall time: best of
 ``--repeats`` (:func:`timing.best_times`: compiled first, the two interleaved).
@@ -26,6 +27,7 @@ Ratio = statjax / numpy (> 1: statjax faster). Run:
 """
 
 import argparse
+import math
 import os
 
 import jax
@@ -36,9 +38,10 @@ from statjax.models.hopfield import asynchronous_sweep, hebbian, random_patterns
 from timing import best_times
 
 
-def numpy_sweeps(spins, products, beta, num_sweeps, rng, zero_temperature):
+def numpy_sweeps(spins, products, beta, num_sweeps, rng):
     """``num_sweeps`` sweeps of ``spins: (chains, N)`` (float32 ±1, in place); returns them."""
     num_spins = spins.shape[1]
+    zero_temperature = math.isinf(beta)
     scale = np.float32(2.0 * beta / num_spins)
     for _ in range(num_sweeps):
         uniform = rng.random(spins.shape, dtype=np.float32)
@@ -61,7 +64,7 @@ def runners(num_spins: int, num_chains: int, num_sweeps: int, temperature: float
     patterns = random_patterns(key, max(1, num_spins // 10), num_spins)
     network = hebbian(patterns)
     zero_temperature = temperature == 0
-    beta = 1.0 if zero_temperature else 1.0 / temperature
+    beta = math.inf if zero_temperature else 1.0 / temperature
     starts = random_patterns(jax.random.fold_in(key, 1), num_chains, num_spins)
 
     rng = np.random.default_rng(0)
@@ -69,13 +72,13 @@ def runners(num_spins: int, num_chains: int, num_sweeps: int, temperature: float
     spins = np.asarray(starts, np.float32)
 
     def run_numpy():
-        return numpy_sweeps(spins, products, beta, num_sweeps, rng, zero_temperature)
+        return numpy_sweeps(spins, products, beta, num_sweeps, rng)
 
-    kernel = asynchronous_sweep(network, zero_temperature)
+    kernel = asynchronous_sweep(network)
     if zero_temperature:
         # The sign rule is deterministic: both must reach the same spins, sweep for sweep.
-        ours, _ = statjax.run_chains(kernel, key, starts, 3)
-        theirs = numpy_sweeps(spins.copy(), products, beta, 3, rng, zero_temperature)
+        ours, _ = statjax.run_chains(kernel, key, starts, 3, beta=beta)
+        theirs = numpy_sweeps(spins.copy(), products, beta, 3, rng)
         assert np.array_equal(np.asarray(ours.position, np.float32), theirs)
     holder = {"states": starts, "repeat": 0}
 

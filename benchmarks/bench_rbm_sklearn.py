@@ -28,8 +28,9 @@ AIS standard error). Plain SGD at batch 10 leaves the final iterate noisy (about
 
 Many RBMs at once: one jitted ``vmap`` over --num-lrs learning rates of a full
 PCD-1 training (``init_training`` + ``training_step`` scanned over batches and
-epochs, the rate carried in ``optax.inject_hyperparams`` state), against the same
-jitted single training called once per rate, and against 8 x sklearn's time.
+epochs, the rate a traced leaf of ``statjax.optim.tunable(optax.sgd, ...)``),
+against the same jitted single training called once per rate, and against 8 x
+sklearn's time.
 
     python benchmarks/bench_rbm_sklearn.py
     python benchmarks/bench_rbm_sklearn.py --hidden 256 --epochs 50 --repeats 5
@@ -50,6 +51,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.neural_network import BernoulliRBM
 
 from statjax.models import rbm
+from statjax.optim import tunable
 from timing import best_times
 
 
@@ -88,35 +90,31 @@ def statjax_runner(num_hidden, args, seed=0):
     return run
 
 
-# One optimizer object (static under jit); the learning rate lives in its state.
-INJECTED_SGD = optax.inject_hyperparams(optax.sgd)(learning_rate=0.1)
-
-
 @partial(jax.jit, static_argnames=("num_hidden", "num_epochs", "batch_size"))
 def fit_pcd1(key, data, learning_rate, *, num_hidden, num_epochs, batch_size):
-    """A whole PCD-1 training with plain SGD at ``learning_rate`` (traced), one jitted call."""
-    key_init, key_chains, key_train = jax.random.split(key, 3)
+    """A whole PCD-1 training with plain SGD at ``learning_rate`` (traced), one jitted call.
+
+    The optimizer is ``statjax.optim.tunable(optax.sgd, ...)``, whose rate is a
+    traced leaf (so it can be vmapped); keys follow ``train_rbm``'s rule (one
+    Gibbs key, the epoch's permutation from ``fold_in(data_key, epoch)``).
+    """
+    key_init, key_chains, key_data, key_gibbs = jax.random.split(key, 4)
     params = rbm.init_rbm(key_init, data.shape[1], num_hidden)
     chains = data[jax.random.choice(key_chains, data.shape[0], (batch_size,))]
-    state = rbm.init_training(params, INJECTED_SGD, chains)
-    hyper = dict(state.opt_state.hyperparams)
-    hyper["learning_rate"] = jnp.asarray(learning_rate, jnp.float32)
-    state = state._replace(opt_state=state.opt_state._replace(hyperparams=hyper))
+    optimizer = tunable(optax.sgd, learning_rate=learning_rate)
+    state = rbm.init_training(params, optimizer, chains)
     num_batches = data.shape[0] // batch_size
 
-    def epoch(state, epoch_key):
-        key_permute, key_steps = jax.random.split(epoch_key)
-        order = jax.random.permutation(key_permute, data.shape[0])[: num_batches * batch_size]
-        batches = data[order].reshape(num_batches, batch_size, data.shape[1])
+    def epoch(state, index):
+        order = jax.random.permutation(jax.random.fold_in(key_data, index), data.shape[0])
+        batches = data[order[: num_batches * batch_size]].reshape(num_batches, batch_size, -1)
 
-        def step(state, x):
-            batch, step_key = x
-            return rbm.training_step(state, step_key, batch, INJECTED_SGD)[0], None
+        def step(state, batch):
+            return rbm.training_step(state, key_gibbs, batch, optimizer)[0], None
 
-        keys = jax.random.split(key_steps, num_batches)
-        return jax.lax.scan(step, state, (batches, keys))[0], None
+        return jax.lax.scan(step, state, batches)[0], None
 
-    state, _ = jax.lax.scan(epoch, state, jax.random.split(key_train, num_epochs))
+    state, _ = jax.lax.scan(epoch, state, jnp.arange(num_epochs))
     return state.params
 
 

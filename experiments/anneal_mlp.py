@@ -208,12 +208,14 @@ def run(config: Config, run: Run) -> dict:
     with run.progress(config.num_steps, desc="iterations") as progress:
         for record in range(num_records):
             start = record * config.record_every
+            # One key for the whole run: the key of step k is fold_in(key, k) (the
+            # driver's rule), so the chunks equal one uninterrupted run.
             result = simulated_annealing(
                 energy,
-                jax.random.fold_in(key_anneal, record),
+                key_anneal,
                 params["annealing"],
                 config.record_every,
-                schedule,
+                temperature=schedule,
                 step_size=cfg.step_size,
                 start_step=start,
             )

@@ -45,7 +45,8 @@ import numpy as np
 import optax
 from matplotlib.figure import Figure
 
-from statjax import optim
+from statjax import calibration, optim
+from statjax.checks import as_key
 from statjax.config import ConfigError, ExperimentConfig, setting
 from statjax.runs import Run
 from statjax.thermo import entropy as metrics
@@ -164,7 +165,7 @@ def _transform(method: str, config: Config, total_steps: int, key) -> optax.Grad
 def train(method: str, config: Config, data: dict, key) -> dict:
     """Train one method: its ensemble probabilities on test and OOD inputs, and its loss curve."""
     x_train, y_train = jnp.asarray(data["x_train"]), jnp.asarray(data["y_train"])
-    samples, losses = _fit(x_train, y_train, key, method=method, config=config)
+    samples, losses = _fit(x_train, y_train, as_key(key), method=method, config=config)
     # One call (one compiled program) for the three input sets, split afterwards.
     names = ("x_test", "ood_noise", "ood_shuffled")
     inputs = jnp.asarray(np.concatenate([data[name] for name in names]))
@@ -248,7 +249,7 @@ def method_summary(outputs: dict, data: dict, num_bins: int) -> dict:
     summary = {
         "test_accuracy": float(jnp.mean(jnp.argmax(probs, -1) == labels)),
         "test_nll": float(metrics.negative_log_likelihood(probs, labels)),
-        "test_ece": float(metrics.expected_calibration_error(probs, labels, num_bins)),
+        "test_ece": float(calibration.expected_calibration_error(probs, labels, num_bins)),
         "num_samples": int(outputs["num_samples"]),
     }
     for name, label in (("x_test", "test"), ("ood_noise", "noise"), ("ood_shuffled", "shuffled")):
@@ -335,7 +336,7 @@ def reliability_figure(state: dict, data: dict, config: Config) -> Figure:
     for index, method in enumerate(config.methods):
         accuracy, confidence, count = (
             np.asarray(a)
-            for a in metrics.reliability_diagram(
+            for a in calibration.reliability_diagram(
                 state["x_test_probs"][index], data["y_test"], config.num_bins
             )
         )

@@ -54,6 +54,7 @@ from matplotlib.figure import Figure
 import statjax
 from statjax.config import ConfigError, ExperimentConfig, setting
 from statjax.models import ebm
+from statjax.pytree import guarded_jit
 from statjax.runs import Run
 
 DATASETS = ("ring", "moons", "checkerboard")
@@ -204,7 +205,7 @@ def _sampler(settings: Sampler):
             num_integration_steps=settings.num_integration_steps,
         )  # fmt: skip
     return Partial(
-        ebm.du_mordatch_langevin, step_size=settings.step_size,
+        statjax.samplers.du_mordatch_langevin, step_size=settings.step_size,
         noise_scale=settings.noise_scale, grad_clip=settings.grad_clip,
     )  # fmt: skip
 
@@ -257,18 +258,14 @@ def _train_model(config: Config, run: Run, dataset: str, objective: str, index: 
     return energy, state, np.asarray(curves, np.float32)
 
 
-# Module-level so that every call shares one compiled program: the optimizer is a static
-# argument of the jitted training loop.
-_OPTIMIZERS: dict[float, optax.GradientTransformation] = {}
+def _optimizer(learning_rate: float) -> statjax.optim.TunableOptimizer:
+    # Its numbers are traced leaves: every model (and any learning rate) shares one
+    # compiled training loop.
+    return statjax.optim.tunable(optax.adam, learning_rate=learning_rate, b1=0.0, b2=0.999)
 
 
-def _optimizer(learning_rate: float) -> optax.GradientTransformation:
-    if learning_rate not in _OPTIMIZERS:
-        _OPTIMIZERS[learning_rate] = optax.adam(learning_rate, b1=0.0, b2=0.999)
-    return _OPTIMIZERS[learning_rate]
-
-
-_short_run_chains = jax.jit(ebm.short_run_chains)  # the kernel and its params are traced
+# The kernel and its parameters are traced (guarded: a user pytree); the steps are static.
+_short_run_chains = guarded_jit(ebm.short_run_chains, static_argnames=("num_steps",))
 
 
 def _evaluate(config, dataset, objective, energy, state, key, data, bandwidth) -> dict:
@@ -288,7 +285,7 @@ def _evaluate(config, dataset, objective, energy, state, key, data, bandwidth) -
     )
     kernel = _sampler(config.cd.sampler)(bound)
     chains, acceptance = _short_run_chains(
-        kernel, key_chain, starts, config.evaluation.num_chain_steps
+        kernel, key_chain, starts, num_steps=config.evaluation.num_chain_steps
     )
     chain_samples = np.asarray(chains.position)
     reference = test[:num_samples]
@@ -421,7 +418,7 @@ def _densities_figure(config, data, phases, state) -> Figure:
     for row, dataset in enumerate(config.datasets):
         (x0, y0), (x1, y1) = BOXES[dataset]
         xs, ys = np.linspace(x0, x1, num_points), np.linspace(y0, y1, num_points)
-        train, test, _ = data[dataset]
+        _, test, _ = data[dataset]
         # The true density on a 150 x 150 grid: enough for the eye, cheap for the moons.
         true_xs, true_ys = np.linspace(x0, x1, 150), np.linspace(y0, y1, 150)
         grid = np.stack(np.meshgrid(true_xs, true_ys, indexing="ij"), -1).reshape(-1, 2)

@@ -40,14 +40,17 @@ from sklearn.datasets import load_digits
 
 from statjax.config import ConfigError, ExperimentConfig, setting
 from statjax.models import ebm
+from statjax.optim import tunable
+from statjax.pytree import guarded_jit
 from statjax.runs import Run
+from statjax.samplers import du_mordatch_langevin
 
 IMAGE_SHAPE = (8, 8, 1)
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class Langevin:
-    """Du & Mordatch's short-run Langevin (``statjax.models.ebm.du_mordatch_langevin``)."""
+    """Du & Mordatch's short-run Langevin (``statjax.samplers.du_mordatch_langevin``)."""
 
     step_size: float = setting(10.0, gt=0, help="multiplier of the clipped gradient")
     noise_scale: float = setting(0.005, ge=0, help="noise standard deviation per step")
@@ -101,28 +104,22 @@ def load_scaled_digits(test_fraction: float, seed: int) -> tuple[np.ndarray, np.
     """Digits scaled to ``[-1, 1]``, ``(n, 8, 8, 1)``, shuffled and split: (train, test)."""
     images = (load_digits().data / 16.0 * 2.0 - 1.0).astype(np.float32)
     order = np.random.default_rng(seed).permutation(len(images))
-    num_test = int(round(test_fraction * len(images)))
+    num_test = round(test_fraction * len(images))
     images = images.reshape(-1, *IMAGE_SHAPE)
     return images[order[num_test:]], images[order[:num_test]]
 
 
-# Built once per process: the optimizer and the energy are static arguments of the jitted
-# training loop, so a resumed run (or a test) in the same process reuses the compilation.
-_CACHE: dict = {}
-
-
 def _model(config: Config):
-    key = (tuple(config.features), config.hidden_size, config.learning_rate)
-    if key not in _CACHE:
-        module = ebm.EnergyConvNet(features=tuple(config.features), hidden_size=config.hidden_size)
-        _CACHE[key] = (
-            ebm.energy_function(module),
-            optax.adam(config.learning_rate, b1=0.0, b2=0.999),
-        )
-    return _CACHE[key]
+    """The energy (static in the jitted loops: equal modules share a compilation) and the
+    optimizer (a tunable one: its numbers are traced, so a new learning rate never recompiles).
+    """
+    module = ebm.EnergyConvNet(features=tuple(config.features), hidden_size=config.hidden_size)
+    optimizer = tunable(optax.adam, learning_rate=config.learning_rate, b1=0.0, b2=0.999)
+    return ebm.energy_function(module), optimizer
 
 
-_short_run_chains = jax.jit(ebm.short_run_chains)  # the kernel and its params are traced
+# The kernel and its parameters are traced (guarded: a user pytree); the steps are static.
+_short_run_chains = guarded_jit(ebm.short_run_chains, static_argnames=("num_steps",))
 _energies = jax.jit(lambda energy, params, images: energy(params, images), static_argnums=0)
 
 
@@ -133,7 +130,7 @@ def _init(energy, key):
 
 def _sampler(config: Config):
     return Partial(
-        ebm.du_mordatch_langevin, step_size=config.langevin.step_size,
+        du_mordatch_langevin, step_size=config.langevin.step_size,
         noise_scale=config.langevin.noise_scale, grad_clip=config.langevin.grad_clip,
         lower=-1.0, upper=1.0,
     )  # fmt: skip
@@ -191,7 +188,9 @@ def _samples(config: Config, energy, state, key) -> dict:
     noise = jax.random.uniform(key_noise, (count, *IMAGE_SHAPE), minval=-1.0, maxval=1.0)
     starts = jax.random.uniform(key_start, (count, *IMAGE_SHAPE), minval=-1.0, maxval=1.0)
     kernel = _sampler(config)(energy.bind(state.params))
-    chains, _ = _short_run_chains(kernel, key_chain, starts, config.evaluation.num_chain_steps)
+    chains, _ = _short_run_chains(
+        kernel, key_chain, starts, num_steps=config.evaluation.num_chain_steps
+    )
     latest = (int(state.step) * config.batch_size - 1 - np.arange(count)) % config.buffer_size
     return {
         "noise": np.asarray(noise),
@@ -209,8 +208,8 @@ def _summary(config, train, test, samples, energies) -> dict:
     auc = float(np.mean(difference < 0) + 0.5 * np.mean(difference == 0))
     return {
         "experiment": "Convolutional EBM on 8x8 digits: Du & Mordatch contrastive divergence",
-        "num_train": int(len(train)),
-        "num_test": int(len(test)),
+        "num_train": len(train),
+        "num_test": len(test),
         "num_updates": config.num_steps,
         "mean_energy": {name: float(values.mean()) for name, values in energies.items()},
         "std_energy": {name: float(values.std()) for name, values in energies.items()},

@@ -47,12 +47,11 @@ from matplotlib.figure import Figure
 
 import statjax
 from statjax.config import ConfigError, ExperimentConfig, setting
-from statjax.energy import AnisotropicGaussian, RingOfGaussians
+from statjax.energy import AnisotropicGaussian, RingOfGaussians, interpolated_energy
 from statjax.energy.ising import square_ising
-from statjax.pytree import Pytree, static_field
 from statjax.runs import Run
 from statjax.samplers.lattice import checkerboard
-from statjax.thermo.ais import ais, ais_geometric, interpolated_energy
+from statjax.thermo.ais import ais, ais_geometric
 from statjax.thermo.exact import exact_log_z
 from statjax.thermo.integration import thermodynamic_integration
 
@@ -184,24 +183,6 @@ def _ring_fractions(num_temperatures: int) -> jax.Array:
     return jnp.linspace(0.0, 1.0, num_temperatures + 1) ** 3
 
 
-class _HMCFactory(Pytree):
-    """``energy -> hmc kernel`` for AIS: the step size a leaf, the trajectory length static.
-
-    ``hmc`` checks ``num_integration_steps`` with ``int``, which a traced ``Partial``
-    argument would not pass, and checks a concrete mass matrix with ``bool``, which
-    fails while tracing: the mass matrix travels as a (traced) leaf.
-    """
-
-    step_size: jax.Array
-    inverse_mass_matrix: jax.Array
-    num_integration_steps: int = static_field()
-
-    def __call__(self, energy_fn):
-        return statjax.samplers.hmc(
-            energy_fn, self.step_size, self.num_integration_steps, self.inverse_mass_matrix
-        )
-
-
 def _ring_kernel(config: Config, energy):
     return statjax.hmc(energy, config.ring.step_size, config.ring.num_integration_steps)
 
@@ -213,14 +194,9 @@ def _ring_base_draws(config: Config, key) -> jax.Array:
 def _ring_ais(config: Config, key, num_temperatures: int) -> list[float]:
     ring, base = _ring(config)
     key_draws, key_run = jax.random.split(key)
-    kernel_fn = _HMCFactory(
-        jnp.asarray(config.ring.step_size), jnp.ones(()), config.ring.num_integration_steps
-    )
     result = ais_geometric(
+        _ring_kernel(config, interpolated_energy(base, ring)),
         key_run,
-        kernel_fn,
-        base,
-        ring,
         _ring_base_draws(config, key_draws),
         _ring_fractions(num_temperatures),
         base_log_z=base.log_z(1.0),
@@ -239,12 +215,15 @@ def _ring_ti(config: Config, key, num_temperatures: int) -> list[float]:
     means, errors = [], []
     for index, fraction in enumerate(fractions):
         kernel = kernel.replace(energy_fn=kernel.energy_fn.replace(fraction=fraction))
+        # One key stream across the grid: point `index` continues at global step
+        # index * ti_steps (the driver's rule), as one chain walking the path would.
         final, trace = statjax.run_chains(
             kernel,
-            jax.random.fold_in(key_run, index),
+            key_run,
             positions,
             config.ti_steps,
             observe=_position,
+            start_step=index * config.ti_steps,
         )
         mean, error = _mean_and_error(gap(trace)[config.ti_burn_in :])
         means.append(mean)
@@ -281,8 +260,8 @@ def _ising_ais(config: Config, key, num_temperatures: int) -> list[float]:
     model = square_ising(config.ising.size)
     key_draws, key_run = jax.random.split(key)
     result = ais(
-        key_run,
         checkerboard(model, rule="heat_bath"),
+        key_run,
         _uniform_spins(config, key_draws, config.num_chains),
         jnp.linspace(0.0, config.ising.beta, num_temperatures + 1),
         base_log_z=model.num_spins * math.log(2.0),

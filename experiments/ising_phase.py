@@ -56,6 +56,7 @@ from statjax.moments import running_moments_merge
 from statjax.runs import Run
 from statjax.samplers.cluster import swendsen_wang
 from statjax.samplers.lattice import checkerboard
+from statjax.samplers.run import initial_states
 from statjax.thermo.observables import jackknife
 from statjax.thermo.onsager import (
     CRITICAL_BETA,
@@ -137,16 +138,25 @@ def _observe(state):
     )
 
 
+def _keys(seed: int):
+    """Independent keys for the chains (their steps), the initial spins and the tau runs.
+
+    The chains' key is folded with the global step (the one key rule), so nothing
+    else may fold integers into it.
+    """
+    return tuple(jax.random.split(jax.random.key(seed), 3))
+
+
 def _initial_state(config: Config) -> dict:
     """Random spins for every size, temperature-major chains, empty moment sums."""
-    key = jax.random.key(config.seed)
+    chain_key, spin_key, _ = _keys(config.seed)
     total = len(config.temperatures) * config.num_chains
-    state = {"key": key}
+    state = {"key": chain_key}
     for index, size in enumerate(config.sizes):
         spins = jax.random.rademacher(
-            jax.random.fold_in(key, 1000 + index), (total, size, size), dtype=jnp.int8
+            jax.random.fold_in(spin_key, index), (total, size, size), dtype=jnp.int8
         )
-        state[f"chains_{size}"] = jax.jit(jax.vmap(_kernel(config.kernel, size).init))(spins)
+        state[f"chains_{size}"] = initial_states(_kernel(config.kernel, size), spins)
         state[f"count_{size}"] = np.zeros((), np.float32)
         state[f"mean_{size}"] = np.zeros((total, len(_MOMENTS)), np.float32)
         state[f"m2_{size}"] = np.zeros((total, len(_MOMENTS)), np.float32)
@@ -316,7 +326,7 @@ def _autocorrelation(config: Config) -> dict:
     results = {}
     for name in ("metropolis", "heat_bath", "swendsen_wang"):
         kernel = _kernel(name, settings.size)
-        key = jax.random.fold_in(jax.random.key(config.seed), 7)
+        key = _keys(config.seed)[2]
         # Four chunks; the time per sweep is taken over the last three (compiled).
         chunk_ends = []
         _, trace = statjax.run_chains(

@@ -59,6 +59,7 @@ from matplotlib.figure import Figure
 from sklearn.datasets import load_digits
 
 from statjax.config import ConfigError, ExperimentConfig, setting
+from statjax.energy import tilted_energy
 from statjax.runs import Run
 from statjax.samplers import mala
 from statjax.thermo import large_deviations as ld
@@ -267,9 +268,7 @@ def _sample_scale(config, params, observable, data, sigma, key, index) -> dict:
     # A new Partial of the same function: the kernel's structure, hence the compiled
     # programs, are shared by every scale.
     reference = jax.tree_util.Partial(gaussian_energy, params, 1.0 / sigma**2)
-    kernel = mala(
-        ld.tilted_energy(reference, observable), sampling.initial_step_fraction * sigma**2
-    )
+    kernel = mala(tilted_energy(reference, observable), sampling.initial_step_fraction * sigma**2)
     num_chains = tilts.size * sampling.num_chains_per_tilt
     # The chains start in p_0's typical set (MALA from the mode of a 1,000-dimensional
     # Gaussian rejects nearly every move); the rest are the naive Monte Carlo draws.
@@ -280,14 +279,12 @@ def _sample_scale(config, params, observable, data, sigma, key, index) -> dict:
     initial = jax.tree.map(lambda x: x[:num_chains], draws)
     naive_params = jax.tree.map(lambda x: x[num_chains:], draws)
     step_sizes, positions = ld.adapt_tilted_step_sizes(
-        kernel, jax.random.fold_in(scale_key, 1), initial, tilts,
-        sampling.num_chains_per_tilt, sampling.num_adaptation_steps,
-        target_acceptance=sampling.target_acceptance,
+        kernel, jax.random.fold_in(scale_key, 1), initial, sampling.num_adaptation_steps,
+        tilts=tilts, target_acceptance=sampling.target_acceptance,
     )  # fmt: skip
     samples = ld.sample_tilted(
-        kernel, jax.random.fold_in(scale_key, 2), positions, tilts,
-        sampling.num_chains_per_tilt, sampling.num_steps,
-        step_sizes=step_sizes, thin=sampling.thin,
+        kernel, jax.random.fold_in(scale_key, 2), positions, sampling.num_steps,
+        tilts=tilts, step_sizes=step_sizes, thin=sampling.thin,
     )  # fmt: skip
     return {
         "observables": np.asarray(samples.observables),
@@ -355,7 +352,7 @@ def _scale_summary(result, naive, tilts, sigma, levels, state, index) -> dict:
                 np.asarray(result.level_log_probability_standard_error),
                 strict=True,
             )
-        ],  # fmt: skip
+        ],
         "tilts_times_sigma_squared": tilts,
         "tilts": tilts / sigma**2,
         "loss_mean": mean,

@@ -42,6 +42,7 @@ from sklearn.datasets import load_digits
 import statjax
 from statjax.config import ConfigError, ExperimentConfig, setting
 from statjax.models import rbm
+from statjax.optim import tunable
 from statjax.runs import Run
 
 _METHOD = re.compile(r"(p?cd|pt)([1-9][0-9]*)")
@@ -120,14 +121,15 @@ def run(config: Config, run: Run) -> dict:
         their difference, pseudo-log-likelihood, reconstruction error and time.
     """
     train, test = load_binary_digits(config.test_fraction, config.seed)
-    learning_rate = config.learning_rate
-    if config.decay_learning_rate:
-        num_updates = config.num_epochs * (train.shape[0] // config.batch_size)
-        learning_rate = optax.linear_schedule(config.learning_rate, 0.0, num_updates)
-    # One optimizer object for every model: it is static in the jitted epoch.
-    optimizer = optax.chain(
-        optax.add_decayed_weights(config.weight_decay),
-        optax.sgd(learning_rate, momentum=config.momentum),
+    num_updates = config.num_epochs * (train.shape[0] // config.batch_size)
+    # A tunable optimizer: its numbers are traced, so another learning rate, momentum
+    # or decay (another run in the same process) reuses the compiled epochs.
+    optimizer = tunable(
+        decayed_sgd,
+        learning_rate=config.learning_rate,
+        momentum=config.momentum,
+        weight_decay=config.weight_decay,
+        decay_steps=float(num_updates) if config.decay_learning_rate else 0.0,
     )
     base_bias = rbm.base_rate_visible_bias(train)
     key = jax.random.key(config.seed)
@@ -157,6 +159,24 @@ def run(config: Config, run: Run) -> dict:
             (abs(r["exact_minus_ais_test"]) for r in small), default=None
         ),
     }
+
+
+def decayed_sgd(
+    learning_rate: float, momentum: float, weight_decay: float, decay_steps: float
+) -> optax.GradientTransformation:
+    """SGD with momentum and L2 weight decay, the rate decaying linearly to 0 (Tieleman 2008).
+
+    The rate at update ``t`` is ``learning_rate * max(0, 1 - t / decay_steps)``
+    (``optax.linear_schedule``), or constant when ``decay_steps = 0``; the decay
+    ``weight_decay * w`` is added to the gradient first. Numbers only, so that
+    ``statjax.optim.tunable`` can carry them as traced leaves.
+    """
+
+    def rate(count):
+        fraction = jnp.clip(1.0 - count / jnp.maximum(decay_steps, 1.0), 0.0, 1.0)
+        return learning_rate * jnp.where(decay_steps > 0, fraction, 1.0)
+
+    return optax.chain(optax.add_decayed_weights(weight_decay), optax.sgd(rate, momentum=momentum))
 
 
 def _train(config, run, optimizer, train, base_bias, key, index, num_hidden, method):

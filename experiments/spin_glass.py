@@ -95,6 +95,8 @@ from statjax.config import ConfigError, ExperimentConfig, setting
 from statjax.energy.ising import DenseIsing, sherrington_kirkpatrick
 from statjax.runs import Run
 from statjax.samplers.lattice import sequential_sweep
+from statjax.samplers.loop import Reducer, sample_chains
+from statjax.samplers.run import initial_states
 from statjax.samplers.tempering import (
     positions_by_temperature,
     replica_exchange,
@@ -218,50 +220,57 @@ def exact_ground_state(couplings, fields=None, chunk_bits: int = 14) -> tuple[fl
 # ------------------------------------------------------------------ parallel tempering
 
 
+def _lowest_replica_energy(state, info):
+    """The lowest energy among one run's replicas (the driver's ``observe``)."""
+    del info
+    return state.energy.min(-1)
+
+
+LOWEST = Reducer(
+    init=lambda energy: jnp.full(energy.shape, jnp.inf, energy.dtype),
+    update=lambda lowest, energy, step: jnp.minimum(lowest, energy),
+)
+"""The lowest energy per run over every round (not only the recorded ones)."""
+
+
 @partial(jax.jit, static_argnames=("scheme", "num_records", "record_every"))
 def _tempering(couplings, betas, key, states, *, scheme, num_records: int, record_every: int):
     """``num_records * record_every`` PT rounds of every run; records every ``record_every``.
 
-    The kernel is built inside from its arrays, so that the program can be lowered
-    and compiled ahead of time (the model's checks need concrete shapes).
+    Each block of ``record_every`` rounds is one call of the driver
+    (:func:`statjax.samplers.loop.sample_chains`, its key rule, ``start_step`` the
+    block's first round) that keeps the lowest energy of every round; the
+    overlaps and energies are read from the block's last states. The kernel is
+    built inside from its arrays, so that the program can be lowered and compiled
+    ahead of time (the model's checks need concrete shapes).
 
     Returns ``(states, (overlaps (records, pairs, R), energies (records, chains, R) by
     temperature slot, best (records, chains) lowest energy so far))``.
     """
     model = DenseIsing(couplings, jnp.zeros(couplings.shape[0], couplings.dtype))
     pt = replica_exchange(sequential_sweep(model), betas, scheme)
-    num_chains = states.energy.shape[0]
-    step = jax.vmap(pt.step)
-
-    def sweep(carry, index):
-        states, best = carry
-        keys = jax.random.split(jax.random.fold_in(key, index), num_chains)
-        states, _ = step(keys, states)
-        return (states, jnp.minimum(best, states.energy.min(-1))), None
 
     def record(carry, first):
-        carry, _ = jax.lax.scan(sweep, carry, first + jnp.arange(record_every))
         states, best = carry
+        states, best = sample_chains(
+            pt,
+            key,
+            states,
+            record_every,
+            start_step=first,
+            observe=_lowest_replica_energy,
+            reducer=LOWEST,
+            carry=best,
+        )
         spins = positions_by_temperature(states).astype(jnp.float32)  # (chains, R, N)
         overlaps = jnp.mean(spins[0::2] * spins[1::2], axis=-1)
         energies = jnp.take_along_axis(states.energy, states.replica_index, axis=-1)
-        return carry, (overlaps, energies, best)
+        return (states, best), (overlaps, energies, best)
 
     best = states.energy.min(-1)
     firsts = record_every * jnp.arange(num_records)
     (states, _), trace = jax.lax.scan(record, (states, best), firsts)
     return states, trace
-
-
-@jax.jit
-def _init_states(kernel, spins):
-    """Kernel states (spins and energies) of a batch; jitted once, not at every call."""
-    return jax.vmap(kernel.init)(spins)
-
-
-@jax.jit
-def _init_tempering(pt, spins):
-    return jax.vmap(pt.init)(spins)
 
 
 def _random_spins(key, shape) -> jax.Array:
@@ -285,11 +294,10 @@ def _instance(config: Config, model: DenseIsing, key) -> dict:
     key_sa, key_sa_init, key_pt, key_pt_init = jax.random.split(key, 4)
 
     sa = config.annealing
-    alpha = (sa.final_temperature / sa.initial_temperature) ** (1.0 / (sa.num_sweeps - 1))
-    schedule = _schedule(sa.initial_temperature, alpha)
-    initial = _init_states(kernel, _random_spins(key_sa_init, (sa.num_reads, num_spins)))
+    # States (spins and energies) made before the clock starts, as for tempering.
+    initial = initial_states(kernel, _random_spins(key_sa_init, (sa.num_reads, num_spins)))
     start = time.perf_counter()
-    result, _ = kernel_annealing(kernel, key_sa, initial, sa.num_sweeps, schedule)
+    result, _ = kernel_annealing(kernel, key_sa, initial, sa.num_sweeps, temperature=_schedule(sa))
     sa_best = np.asarray(jax.block_until_ready(result.best_energy), np.float64)
     sa_seconds = time.perf_counter() - start
 
@@ -297,7 +305,7 @@ def _instance(config: Config, model: DenseIsing, key) -> dict:
     temperatures = ladder_temperatures(pt_config)
     pt = replica_exchange(kernel, jnp.asarray(1.0 / temperatures), pt_config.scheme)
     shape = (pt_config.num_chains, pt_config.num_replicas, num_spins)
-    states = _init_tempering(pt, _random_spins(key_pt_init, shape))
+    states = initial_states(pt, _random_spins(key_pt_init, shape))
     num_records = pt_config.num_sweeps // pt_config.record_every
     arguments = (model.couplings, pt.betas, key_pt, states)
     compiled = _compiled_tempering(arguments, pt.scheme, num_records, pt_config.record_every)
@@ -338,28 +346,19 @@ def _compiled_tempering(arguments, scheme, num_records, record_every):
     return _COMPILED[signature]
 
 
-_SCHEDULES = {}
-
-
-def _schedule(initial_temperature: float, alpha: float):
-    """One schedule object per ``(T_0, alpha)``: kernel annealing compiles by its identity."""
-    if (initial_temperature, alpha) not in _SCHEDULES:
-        _SCHEDULES[initial_temperature, alpha] = geometric_temperature(initial_temperature, alpha)
-    return _SCHEDULES[initial_temperature, alpha]
+def _schedule(sa: Annealing):
+    """``T_k = T_0 (T_1 / T_0)^(k / (S - 1))``; a pytree, so a new one reuses the program."""
+    alpha = (sa.final_temperature / sa.initial_temperature) ** (1.0 / (sa.num_sweeps - 1))
+    return geometric_temperature(sa.initial_temperature, alpha)
 
 
 def _warm_up(config: Config, model: DenseIsing) -> None:
     """Compile simulated annealing for this size before timing it (a discarded run)."""
     sa = config.annealing
-    alpha = (sa.final_temperature / sa.initial_temperature) ** (1.0 / (sa.num_sweeps - 1))
     kernel = sequential_sweep(model)
-    initial = _init_states(kernel, jnp.ones((sa.num_reads, model.num_spins), jnp.int8))
+    initial = initial_states(kernel, jnp.ones((sa.num_reads, model.num_spins), jnp.int8))
     result, _ = kernel_annealing(
-        kernel,
-        jax.random.key(0),
-        initial,
-        sa.num_sweeps,
-        _schedule(sa.initial_temperature, alpha),
+        kernel, jax.random.key(0), initial, sa.num_sweeps, temperature=_schedule(sa)
     )
     jax.block_until_ready(result.best_energy)
 

@@ -62,6 +62,7 @@ from matplotlib.figure import Figure
 
 from experiments import bayesian_mlp
 from experiments.bayesian_mlp import MLP, NUM_CLASSES, load_digits, method_summary
+from statjax.checks import as_key
 from statjax.config import ConfigError, ExperimentConfig, setting
 from statjax.models import variational
 from statjax.models.regularizers import GaussianPrior
@@ -308,7 +309,7 @@ def train_vi(temperature: float, config: Config, data: dict, key) -> dict:
     x_train, y_train = jnp.asarray(data["x_train"]), jnp.asarray(data["y_train"])
     inputs = jnp.asarray(np.concatenate([data[name] for name in INPUT_SETS]))
     curves, final, all_probs = _fit_and_evaluate_vi(
-        x_train, y_train, inputs, jnp.float32(temperature), key, config=config
+        x_train, y_train, inputs, jnp.float32(temperature), as_key(key), config=config
     )
     outputs = {
         "curves": np.asarray(curves, np.float64),

@@ -1,6 +1,7 @@
 """Small pytree helpers used by the kernels (private)."""
 
 import itertools
+from typing import Literal, overload
 
 import jax
 import jax.numpy as jnp
@@ -25,14 +26,42 @@ def as_pytree_fn(fn):
     return fn
 
 
-def normal_like(key: PRNGKey, tree: ArrayTree) -> ArrayTree:
-    """Standard normal noise with the structure, shapes and dtypes of ``tree``."""
-    noise, _ = normal_and_log_uniform_like(key, tree, with_uniform=False)
+def normal_like(key: PRNGKey, tree: ArrayTree, *, at_least_float32: bool = False) -> ArrayTree:
+    """Standard normal noise with the structure, shapes and dtypes of ``tree``.
+
+    With ``at_least_float32``, leaves narrower than float32 get float32 noise
+    (see :func:`normal_and_log_uniform_like`).
+    """
+    noise, _ = normal_and_log_uniform_like(
+        key, tree, with_uniform=False, at_least_float32=at_least_float32
+    )
     return noise
 
 
+@overload
 def normal_and_log_uniform_like(
-    key: PRNGKey, tree: ArrayTree, with_uniform: bool = True
+    key: PRNGKey,
+    tree: ArrayTree,
+    with_uniform: Literal[True] = ...,
+    *,
+    at_least_float32: bool = ...,
+) -> tuple[ArrayTree, jax.Array]: ...
+
+
+@overload
+def normal_and_log_uniform_like(
+    key: PRNGKey, tree: ArrayTree, with_uniform: Literal[False], *, at_least_float32: bool = ...
+) -> tuple[ArrayTree, None]: ...
+
+
+@overload
+def normal_and_log_uniform_like(
+    key: PRNGKey, tree: ArrayTree, with_uniform: bool, *, at_least_float32: bool = ...
+) -> tuple[ArrayTree, jax.Array | None]: ...
+
+
+def normal_and_log_uniform_like(
+    key: PRNGKey, tree: ArrayTree, with_uniform: bool = True, *, at_least_float32: bool = False
 ) -> tuple[ArrayTree, jax.Array | None]:
     """Normal noise shaped like ``tree`` and ``log u``, ``u ~ U(0, 1)``, from one generator call.
 
@@ -41,16 +70,24 @@ def normal_and_log_uniform_like(
     ``size(tree) + 1`` uniforms ``v`` on ``(-1, 1)``: the noise is
     ``sqrt(2) erfinv(v)``, exactly what ``jax.random.normal`` computes, and the
     last one gives ``u = (1 + v) / 2``. Leaves of a dtype narrower than float32
-    get float32 draws cast down, so the accept test keeps float32 resolution;
-    leaves of mixed dtypes fall back to one call per leaf.
+    get float32 draws, so the accept test keeps float32 resolution; the noise is
+    cast down to the leaf's dtype unless ``at_least_float32`` is set, in which
+    case it stays float32 (kernels on bfloat16 positions compute their updates
+    in float32 and round only the new position). Leaves of mixed dtypes fall
+    back to one call per leaf. float32 and float64 draws do not depend on
+    ``at_least_float32``.
     """
     leaves, treedef = jax.tree_util.tree_flatten(tree)
     dtypes = {jnp.result_type(x) for x in leaves}
+
+    def noise_dtype(dtype):
+        return jnp.promote_types(dtype, jnp.float32) if at_least_float32 else dtype
+
     if len(dtypes) != 1:
         key, key_uniform = jax.random.split(key)
         keys = jax.random.split(key, len(leaves))
         noise = [
-            jax.random.normal(k, jnp.shape(x), jnp.result_type(x))
+            jax.random.normal(k, jnp.shape(x), noise_dtype(jnp.result_type(x)))
             for k, x in zip(keys, leaves, strict=True)
         ]
         log_uniform = jnp.log(jax.random.uniform(key_uniform)) if with_uniform else None
@@ -61,7 +98,8 @@ def normal_and_log_uniform_like(
     total = sum(sizes)
     lowest = np.nextafter(np.array(-1.0, draw_dtype), np.array(0.0, draw_dtype))
     uniform = jax.random.uniform(key, (total + int(with_uniform),), draw_dtype, lowest, 1.0)
-    normal = (np.sqrt(2).astype(draw_dtype) * jax.lax.erf_inv(uniform[:total])).astype(dtype)
+    normal = np.sqrt(2).astype(draw_dtype) * jax.lax.erf_inv(uniform[:total])
+    normal = normal.astype(noise_dtype(dtype))
     pieces = (
         jnp.split(normal, list(itertools.accumulate(sizes))[:-1]) if len(leaves) > 1 else [normal]
     )
@@ -70,9 +108,31 @@ def normal_and_log_uniform_like(
     return jax.tree_util.tree_unflatten(treedef, noise), log_uniform
 
 
+def compute_dtype(dtype) -> jnp.dtype:
+    """The dtype a kernel computes a leaf's update in: ``dtype``, at least float32.
+
+    bfloat16 and float16 positions are stored as they are but their drift, noise
+    and momenta are carried in float32, so that an update much smaller than the
+    position is not lost to rounding before it is added.
+    """
+    return jnp.promote_types(dtype, jnp.float32)
+
+
+def tree_upcast(tree: ArrayTree) -> ArrayTree:
+    """Every leaf of ``tree`` in :func:`compute_dtype` of its own dtype."""
+    return jax.tree_util.tree_map(lambda x: jnp.asarray(x, compute_dtype(jnp.result_type(x))), tree)
+
+
+def tree_cast_like(tree: ArrayTree, like: ArrayTree) -> ArrayTree:
+    """Every leaf of ``tree`` cast to the dtype of the matching leaf of ``like``."""
+    return jax.tree_util.tree_map(lambda x, y: jnp.asarray(x, jnp.result_type(y)), tree, like)
+
+
 def broadcast_like(value, tree: ArrayTree) -> ArrayTree:
     """``value`` as a pytree shaped like ``tree``: a scalar is repeated on every leaf."""
-    if jax.tree_util.tree_structure(value) == jax.tree_util.tree_structure(tree):
+    value_structure = jax.tree_util.tree_structure(value)
+    # jaxlib's PyTreeDef comes from a compiled module without stubs: mypy cannot see its __eq__.
+    if value_structure == jax.tree_util.tree_structure(tree):  # type: ignore[operator]
         return value
     return jax.tree_util.tree_map(lambda _: value, tree)
 
@@ -80,7 +140,7 @@ def broadcast_like(value, tree: ArrayTree) -> ArrayTree:
 def tree_vdot(a: ArrayTree, b: ArrayTree) -> jax.Array:
     """Sum over all leaves of the elementwise product ``a * b``."""
     products = jax.tree_util.tree_map(lambda x, y: jnp.sum(x * y), a, b)
-    return sum(jax.tree_util.tree_leaves(products))
+    return jnp.asarray(sum(jax.tree_util.tree_leaves(products)))
 
 
 def tree_axpy(scale, x: ArrayTree, y: ArrayTree) -> ArrayTree:

@@ -78,12 +78,10 @@ def check_count(name: str, value: Any, *, minimum: int = 1) -> int:
     """
     if isinstance(value, jax.core.Tracer):
         raise TypeError(f"{name} must be a concrete integer, not a traced value.")
-    is_whole = (
-        not isinstance(value, bool)
-        and isinstance(value, numbers.Real | np.ndarray | np.generic | jax.Array)
-        and np.ndim(value) == 0
-        and float(value) == int(value)
+    is_number = not isinstance(value, bool) and isinstance(
+        value, numbers.Real | np.ndarray | np.generic | jax.Array
     )
+    is_whole = is_number and np.ndim(value) == 0 and float(value) == int(value)
     if not is_whole or int(value) < minimum:
         raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}.")
     return int(value)

@@ -193,8 +193,8 @@ def _list_configs(folder: Path) -> int:
         rows.append((name, str(path), description))
     name_width = max(len(row[0]) for row in rows)
     path_width = max(len(row[1]) for row in rows)
-    for name, path, description in rows:
-        print(f"{name:<{name_width}}  {path:<{path_width}}  {description}")
+    for name, where, description in rows:
+        print(f"{name:<{name_width}}  {where:<{path_width}}  {description}")
     return 0
 
 

@@ -102,7 +102,10 @@ def setting(
     Args:
         default: the value when the key is absent; omit for a required key.
         help: one line that error messages quote: what the value means, its unit.
-        gt, ge, lt, le: strict and non-strict lower and upper bounds.
+        gt: strict lower bound.
+        ge: non-strict lower bound.
+        lt: strict upper bound.
+        le: non-strict upper bound.
         min_length: fewest elements of a tuple.
         pattern: a regular expression that a string must match in full.
 
@@ -274,7 +277,7 @@ def _parse_value(value: Any, annotation: Any, metadata: Mapping, path: str) -> A
     """``value`` converted to ``annotation``, with ``metadata``'s constraints checked."""
     origin, args = typing.get_origin(annotation), typing.get_args(annotation)
     expected = _expectation(annotation, metadata)
-    if dataclasses.is_dataclass(annotation):
+    if isinstance(annotation, type) and dataclasses.is_dataclass(annotation):
         return parse_config(value, annotation, key=path)
     if origin in (typing.Union, types.UnionType):
         if value is None and type(None) in args:
@@ -379,7 +382,7 @@ def _expectation(annotation: Any, metadata: Mapping) -> str:
 
 def _type_words(annotation: Any) -> str:
     origin, args = typing.get_origin(annotation), typing.get_args(annotation)
-    if dataclasses.is_dataclass(annotation):
+    if isinstance(annotation, type) and dataclasses.is_dataclass(annotation):
         return f"a mapping with keys {_describe_fields(annotation)}"
     if origin in (typing.Union, types.UnionType):
         return " or ".join("null" if a is type(None) else _type_words(a) for a in args)
@@ -550,7 +553,7 @@ def config_from_yaml(
     schema: type[ConfigT] | None = None,
     source: str = "<string>",
 ) -> ConfigT:
-    """Parse YAML text, apply ``--set`` overrides, and validate against the experiment's schema.
+    r"""Parse YAML text, apply ``--set`` overrides, and validate against the experiment's schema.
 
     Without ``schema``, the module named by the ``experiment`` key is imported
     and its ``Config`` is the schema.
@@ -566,7 +569,7 @@ def config_from_yaml(
         >>> @dataclasses.dataclass(frozen=True, kw_only=True)
         ... class Config(ExperimentConfig):
         ...     num_steps: int = setting(100, ge=1)
-        >>> text = "name: demo\\nexperiment: experiments.demo\\nnum_steps: 50\\n"
+        >>> text = "name: demo\nexperiment: experiments.demo\nnum_steps: 50\n"
         >>> config_from_yaml(text, ["num_steps=70"], schema=Config).num_steps
         70
     """

@@ -21,7 +21,7 @@ class RunningMoments(NamedTuple):
         m2: running sum of squared deviations from the mean, same structure.
     """
 
-    count: jax.Array
+    count: jax.Array  # type: ignore[assignment]  # shadows tuple.count: the public field name
     mean: ArrayTree
     m2: ArrayTree
 

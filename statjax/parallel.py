@@ -197,7 +197,7 @@ def _merge_moments(moments: RunningMoments) -> RunningMoments:
         return grand, within + between, chains
 
     merged = jax.tree_util.tree_map(merge, moments.mean, moments.m2)
-    is_triple = lambda x: isinstance(x, tuple) and len(x) == 3  # noqa: E731
+    is_triple = lambda x: isinstance(x, tuple) and len(x) == 3
     mean = jax.tree_util.tree_map(lambda t: t[0], merged, is_leaf=is_triple)
     m2 = jax.tree_util.tree_map(lambda t: t[1], merged, is_leaf=is_triple)
     chains = jax.tree_util.tree_leaves(merged, is_leaf=is_triple)[0][2]

@@ -1,8 +1,8 @@
-"""The one way statjax declares a pytree class, and the guard for everybody else's.
+r"""The one way statjax declares a pytree class, and the guard for everybody else's.
 
 JAX 0.10 gives two classes registered with ``jax.tree_util.register_dataclass``
 (what ``flax.struct.dataclass`` and ``flax.struct.PyTreeNode`` use) *equal*
-``PyTreeDef``\\ s when their field names match, although their hashes differ. A
+``PyTreeDef``\ s when their field names match, although their hashes differ. A
 ``jax.jit`` cache that meets both can then run one class's compiled program for
 the other, silently (measured: 45-53 of 300 generated one-field classes through
 one jitted function returned another class's result). Classes registered with
@@ -25,10 +25,13 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import inspect
 from collections.abc import Callable
 from typing import Any, TypeVar, dataclass_transform
 
 import jax
+
+from statjax._tree import as_pytree_fn
 
 _STATIC = "statjax_static"
 
@@ -123,9 +126,9 @@ def _node_types(treedef: Any, out: list) -> None:
 
 
 def structure_key(tree: Any) -> tuple:
-    """A hashable key naming ``tree``'s structure *and the identity of its classes*.
+    r"""A hashable key naming ``tree``'s structure *and the identity of its classes*.
 
-    Two trees get equal keys only when their ``PyTreeDef``\\ s are equal and every
+    Two trees get equal keys only when their ``PyTreeDef``\ s are equal and every
     node is of the same class object, so a static jit argument built from it
     keeps classes that JAX's ``PyTreeDef`` equality confuses (``flax.struct``
     dataclasses with the same fields) apart.
@@ -136,37 +139,62 @@ def structure_key(tree: Any) -> tuple:
     return (treedef, tuple(types))
 
 
+def _is_plain_callable(value: Any) -> bool:
+    return callable(value) and jax.tree_util.treedef_is_leaf(jax.tree_util.tree_structure(value))
+
+
 def guarded_jit(
     fun: Callable | None = None,
     *,
-    static_argnames: tuple[str, ...] = (),
-    donate_argnames: tuple[str, ...] = (),
+    static_argnames: tuple[str, ...] | str = (),
 ) -> Any:
     """``jax.jit`` whose cache is also keyed on :func:`structure_key` of the traced arguments.
 
     Use it for every statjax entry point that jits a user's pytree (an energy, a
     kernel over a user's energy, a schedule). It costs one tree traversal per call
-    on the host. Static arguments are passed by keyword.
-    """
-    if fun is None:
-        return functools.partial(
-            guarded_jit, static_argnames=static_argnames, donate_argnames=donate_argnames
-        )
-    static = tuple(static_argnames)
+    on the host. A plain function argument becomes a leafless ``Partial`` (a new
+    function recompiles; a pytree energy's numbers stay traced). Static arguments
+    may be passed by position or keyword; ``fun`` must not take ``*args``.
 
-    @functools.partial(
-        jax.jit, static_argnames=("_structure", *static), donate_argnames=donate_argnames
-    )
-    def jitted(*args, _structure, **kwargs):
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from statjax.pytree import guarded_jit
+        >>> @guarded_jit(static_argnames="power")
+        ... def moment(energy_fn, x, power):
+        ...     return energy_fn(x) ** power
+        >>> float(moment(lambda x: jnp.sum(x), jnp.ones(3), 2))
+        9.0
+    """
+    if isinstance(static_argnames, str):
+        static_argnames = (static_argnames,)
+    if fun is None:
+        return functools.partial(guarded_jit, static_argnames=static_argnames)
+    static = tuple(static_argnames)
+    signature = inspect.signature(fun)
+    if any(p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) for p in signature.parameters.values()):
+        raise TypeError(f"guarded_jit: {fun.__name__} must not take *args or **kwargs.")
+
+    @functools.partial(jax.jit, static_argnames=("_structure", *static))
+    def jitted(_structure, **arguments):
         del _structure  # a cache key only
-        return fun(*args, **kwargs)
+        return fun(**arguments)
 
     @functools.wraps(fun)
     def wrapper(*args, **kwargs):
-        dynamic = {k: v for k, v in kwargs.items() if k not in static}
-        return jitted(*args, _structure=structure_key((args, dynamic)), **kwargs)
+        bound = signature.bind(*args, **kwargs)
+        bound.apply_defaults()
+        # A plain function travels as a leafless Partial: its identity is the cache key.
+        arguments = {
+            k: as_pytree_fn(v) if k not in static and _is_plain_callable(v) else v
+            for k, v in bound.arguments.items()
+        }
+        dynamic = {k: v for k, v in arguments.items() if k not in static}
+        return jitted(_structure=structure_key(dynamic), **arguments)
 
+    # The compile counters of jax.jit, so tests count programs the same way everywhere.
     wrapper.jitted = jitted  # type: ignore[attr-defined]
+    wrapper._cache_size = jitted._cache_size  # type: ignore[attr-defined]
+    wrapper.clear_cache = jitted.clear_cache  # type: ignore[attr-defined]
     return wrapper
 
 

@@ -43,13 +43,13 @@ from statjax.parallel import device_summary
 from statjax.types import ArrayTree
 
 __all__ = [
-    "CONFIG_FILE",
     "CHECKPOINT_DIR",
+    "CONFIG_FILE",
     "METRICS_FILE",
     "SUMMARY_FILE",
     "Progress",
-    "ResumeError",
     "Restored",
+    "ResumeError",
     "Run",
     "atomic_write_text",
     "create_run",
@@ -180,7 +180,7 @@ def read_config(
         raise ConfigError(
             "", str(path), "a readable YAML config file", problem=f"cannot read {path}: {error}"
         ) from None
-    config = config_from_yaml(text, overrides, source=str(path))
+    config: ExperimentConfig = config_from_yaml(text, overrides, source=str(path))
     if replace:
         config = dataclasses.replace(config, **replace)
     return config
@@ -458,9 +458,9 @@ class Run:
         """SHA-256 of statjax's sources and the experiment module's: what the numbers depend on."""
         if self._code_sha256 is None:
             files = sorted(Path(__file__).parent.rglob("*.py"))
-            module = sys.modules.get(self.config.experiment)
-            if getattr(module, "__file__", None):
-                files.append(Path(module.__file__))
+            module_file = getattr(sys.modules.get(self.config.experiment), "__file__", None)
+            if module_file:
+                files.append(Path(module_file))
             digest = hashlib.sha256()
             for path in files:
                 digest.update(path.read_bytes())
@@ -545,7 +545,7 @@ def _environment() -> dict:
         "jax": jax.__version__,
         "backend": jax.default_backend(),
         "machine": platform.machine(),
-        "x64": bool(jax.config.jax_enable_x64),
+        "x64": bool(jax.enable_x64.value),
     }
 
 

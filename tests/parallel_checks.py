@@ -157,21 +157,23 @@ def check_annealing(out: dict) -> None:
     schedule = geometric_temperature(2.0, 0.9)
     spins = jnp.where(jax.random.bernoulli(jax.random.key(9), 0.5, (4, 8, 8)), 1, -1)
     kernel = checkerboard(square_ising(8))
-    plain = kernel_annealing(kernel, jax.random.key(10), spins, 20, schedule, record_every=5)
+    plain = kernel_annealing(
+        kernel, jax.random.key(10), spins, 20, temperature=schedule, record_every=5
+    )
     sharded = kernel_annealing(
         kernel,
         jax.random.key(10),
         parallel.shard_chains(spins, mesh),
         20,
-        schedule,
+        temperature=schedule,
         record_every=5,
     )
     out["kernel_annealing_identical"] = same(plain, sharded)
     out["kernel_annealing_sharded"] = parallel.is_sharded_by_chains(sharded[1])
     x = jax.random.normal(jax.random.key(11), (8, 2))
-    plain = simulated_annealing(energy, jax.random.key(12), x, 20, schedule)
+    plain = simulated_annealing(energy, jax.random.key(12), x, 20, temperature=schedule)
     sharded = simulated_annealing(
-        energy, jax.random.key(12), parallel.shard_chains(x, mesh), 20, schedule
+        energy, jax.random.key(12), parallel.shard_chains(x, mesh), 20, temperature=schedule
     )
     out["simulated_annealing_identical"] = same(plain, sharded)
     out["simulated_annealing_spec"] = spec_of(sharded.best_energy)

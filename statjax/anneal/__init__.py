@@ -1,14 +1,19 @@
-"""Annealing: temperature schedules (optax-compatible)."""
+"""Annealing: temperature schedules (optax-compatible pytrees) and simulated annealing."""
 
 from statjax.anneal.annealing import (
     AnnealingResult,
-    GaussianProposal,
-    Proposal,
-    gaussian_proposal,
     kernel_annealing,
     simulated_annealing,
 )
 from statjax.anneal.schedules import (
+    ConstantTemperature,
+    CosineTemperature,
+    CyclicalTemperature,
+    GeometricTemperature,
+    JoinedSchedule,
+    LinearTemperature,
+    LogarithmicTemperature,
+    Reciprocal,
     beta_to_temperature,
     constant_temperature,
     cosine_temperature,
@@ -22,18 +27,23 @@ from statjax.anneal.schedules import (
 
 __all__ = [
     "AnnealingResult",
-    "GaussianProposal",
-    "Proposal",
-    "gaussian_proposal",
-    "simulated_annealing",
-    "kernel_annealing",
+    "ConstantTemperature",
+    "CosineTemperature",
+    "CyclicalTemperature",
+    "GeometricTemperature",
+    "JoinedSchedule",
+    "LinearTemperature",
+    "LogarithmicTemperature",
+    "Reciprocal",
     "beta_to_temperature",
     "constant_temperature",
     "cosine_temperature",
     "cyclical_temperature",
     "geometric_temperature",
     "join_schedules",
+    "kernel_annealing",
     "linear_temperature",
     "logarithmic_temperature",
+    "simulated_annealing",
     "temperature_to_beta",
 ]

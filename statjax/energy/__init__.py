@@ -8,6 +8,12 @@ about a landscape (``log_z``, moments, minima) is a method, tested against an
 independent computation.
 """
 
+from statjax.energy.combinators import (
+    InterpolatedEnergy,
+    TiltedEnergy,
+    interpolated_energy,
+    tilted_energy,
+)
 from statjax.energy.double_well import DoubleWell
 from statjax.energy.funnel import NealFunnel
 from statjax.energy.gaussian import AnisotropicGaussian
@@ -30,22 +36,26 @@ from statjax.energy.ring import RingOfGaussians
 from statjax.energy.rosenbrock import Rosenbrock
 
 __all__ = [
-    "IsingLattice",
-    "PottsLattice",
-    "DenseIsing",
-    "SparseIsing",
-    "square_ising",
-    "cubic_ising",
-    "square_potts",
-    "sparse_ising",
-    "sherrington_kirkpatrick",
-    "edwards_anderson",
-    "lattice_edges",
     "AnisotropicGaussian",
+    "DenseIsing",
     "DoubleWell",
+    "InterpolatedEnergy",
+    "IsingLattice",
     "MullerBrown",
     "NealFunnel",
+    "PottsLattice",
     "Rastrigin",
     "RingOfGaussians",
     "Rosenbrock",
+    "SparseIsing",
+    "TiltedEnergy",
+    "cubic_ising",
+    "edwards_anderson",
+    "interpolated_energy",
+    "lattice_edges",
+    "sherrington_kirkpatrick",
+    "sparse_ising",
+    "square_ising",
+    "square_potts",
+    "tilted_energy",
 ]

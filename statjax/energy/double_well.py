@@ -43,7 +43,7 @@ class DoubleWell(Pytree):
     """
 
     dim: int = static_field()
-    barrier: jax.Array = 1.0
+    barrier: ArrayLike = 1.0
 
     # Hash by identity so that jax.jit(landscape) works: array leaves are unhashable.
     __hash__ = object.__hash__
@@ -54,7 +54,7 @@ class DoubleWell(Pytree):
     def __call__(self, x: ArrayLike) -> jax.Array:
         """Energy of one position ``x: (dim,)``; returns a scalar."""
         x = as_position(x, self.dim, "DoubleWell")
-        return self.barrier * (x[0] ** 2 - 1.0) ** 2 + 0.5 * jnp.sum(x[1:] ** 2)
+        return jnp.asarray(self.barrier * (x[0] ** 2 - 1.0) ** 2 + 0.5 * jnp.sum(x[1:] ** 2))
 
     def minima(self) -> jax.Array:
         """The two minima ``(2, dim)``, ``(-1, 0, ..., 0)`` and ``(+1, 0, ..., 0)``; ``E = 0``."""

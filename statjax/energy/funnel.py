@@ -56,7 +56,7 @@ class NealFunnel(Pytree):
     """
 
     dim: int = static_field()
-    sigma: jax.Array = 3.0
+    sigma: ArrayLike = 3.0
 
     # Hash by identity so that jax.jit(landscape) works: array leaves are unhashable.
     __hash__ = object.__hash__
@@ -77,7 +77,7 @@ class NealFunnel(Pytree):
         )
         return energy_v + energy_rest
 
-    def _v_mean_at(self, beta: ArrayLike) -> jax.Array:
+    def _v_mean_at(self, beta: ArrayLike) -> ArrayLike:
         num_rest = self.dim - 1
         return num_rest * (1.0 - beta) * self.sigma**2 / (2.0 * beta)
 
@@ -85,7 +85,7 @@ class NealFunnel(Pytree):
         """Exact ``log Z(beta)`` (see the class docstring); 0 at ``beta = 1``; a scalar."""
         num_coordinates = self.dim
         v_mean = self._v_mean_at(beta)
-        return (
+        return jnp.asarray(
             0.5 * (1.0 - beta) * num_coordinates * jnp.log(2.0 * jnp.pi)
             + (1.0 - beta) * jnp.log(self.sigma)
             - 0.5 * num_coordinates * jnp.log(beta)

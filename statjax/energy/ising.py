@@ -1,6 +1,6 @@
 """Spin models: Ising and Potts lattices, dense (SK) and sparse (EA) Ising models.
 
-Every model is a ``flax.struct.dataclass`` called on one configuration of
+Every model is a :class:`statjax.pytree.Pytree` called on one configuration of
 spins and returning its energy as a float scalar. Couplings and fields are
 pytree leaves (a jitted sampler that takes the model as an argument does not
 recompile when they change); lattice shapes and the number of Potts states are
@@ -8,6 +8,14 @@ static. Spins are stored as ``int8``: ``-1, +1`` for Ising models and
 ``0, ..., q - 1`` for the q-state Potts model. Energies are computed from
 integer bond and spin sums, so with integer couplings they are exact integers
 (float32 represents every integer below ``2**24``).
+
+**Integer sums at large sizes.** A lattice's bond sum lies in ``[-d N, d N]``
+(``d N`` bonds on ``N`` sites in ``d`` dimensions), its magnetization in
+``[-N, N]``. They are carried in :func:`integer_sum_dtype`: int64 when
+``jax_enable_x64`` is on, else int32, and then a lattice with more than
+``2**31 - 1`` bonds (a square one from ``L = 32768``, a cubic one from ``L = 895``)
+is refused with a ``ValueError`` naming the largest safe size
+(:func:`check_lattice_sums`), before anything is allocated, instead of wrapping.
 
 Every model also says what a configuration is, for exact enumeration
 (:mod:`statjax.thermo.exact`) and for samplers: ``spin_shape`` (the shape of one
@@ -19,6 +27,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.typing import ArrayLike
 
+from statjax.checks import check_count
 from statjax.pytree import Pytree, static_field
 from statjax.types import PRNGKey
 
@@ -55,15 +64,74 @@ def _float_dtype(*values) -> jnp.dtype:
     return jnp.result_type(float, *values)
 
 
+INT32_MAX = 2**31 - 1
+"""The largest int32: the bound on a lattice's number of bonds without ``jax_enable_x64``."""
+
+
+def integer_sum_dtype() -> jnp.dtype:
+    """The dtype of exact lattice sums: int64 when ``jax_enable_x64`` is on, else int32.
+
+    Read at trace time, so ``with jax.enable_x64(True):`` around a run is enough.
+    """
+    return jnp.dtype(jax.dtypes.canonicalize_dtype(jnp.int64))
+
+
+def _integer_root(value: int, degree: int) -> int:
+    """The largest integer ``r`` with ``r ** degree <= value`` (exact, no float rounding)."""
+    root = round(value ** (1.0 / degree))
+    while root**degree > value:
+        root -= 1
+    while (root + 1) ** degree <= value:
+        root += 1
+    return root
+
+
+def check_lattice_sums(shape: tuple[int, ...], model: str = "lattice") -> None:
+    """Refuse a lattice whose exact integer sums could overflow the sum dtype.
+
+    The bond sum of a periodic lattice of ``N`` sites in ``d`` dimensions lies in
+    ``[-d N, d N]`` (``d N`` bonds; the magnetization, ``[-N, N]``, is smaller). In
+    int32 (``jax_enable_x64`` off) that needs ``d N <= 2**31 - 1``; otherwise the
+    sums would wrap silently (an all-up ``896^3`` lattice gave ``bond_sum =
+    -2136997888``). The check reads only the shape, so it runs before anything of
+    the lattice's size is allocated; under ``jax_enable_x64`` the sums are int64
+    and any lattice passes.
+
+    Raises:
+        ValueError: naming the number of bonds, the largest number of sites and
+            the largest hypercube side that fit, and how to enable 64-bit sums.
+    """
+    if integer_sum_dtype() == jnp.int64:
+        return
+    dim = len(shape)
+    num_sites = int(np.prod(shape, dtype=object))
+    num_bonds = dim * num_sites
+    if num_bonds <= INT32_MAX:
+        return
+    max_sites = INT32_MAX // dim
+    raise ValueError(
+        f"{model} of shape {shape} has {num_bonds} bonds: its bond sum can reach "
+        f"±{num_bonds}, beyond int32 ({INT32_MAX}). In {dim}-D at most {max_sites} sites "
+        f"fit (a side of at most {_integer_root(max_sites, dim)} for an {dim}-D hypercube); "
+        "for larger lattices enable 64-bit sums first: "
+        "jax.config.update('jax_enable_x64', True)."
+    )
+
+
 def lattice_bond_sum(spins: jax.Array) -> jax.Array:
-    """``sum_<ij> s_i s_j`` over the nearest-neighbour bonds of a periodic lattice (int32).
+    """``sum_<ij> s_i s_j`` over the nearest-neighbour bonds of a periodic lattice.
 
     Each site is bonded to its ``+1`` neighbour along every axis (``jnp.roll``), so
     every bond is counted once; on a side of length 2 the two neighbours along that
-    axis are the same site and the pair is bonded twice.
+    axis are the same site and the pair is bonded twice. Summed in
+    :func:`integer_sum_dtype` (a lattice too large for it is refused).
     """
+    check_lattice_sums(spins.shape)
+    dtype = integer_sum_dtype()
     spins = spins.astype(jnp.int32)
-    return sum(jnp.sum(spins * jnp.roll(spins, -1, axis)) for axis in range(spins.ndim))
+    return sum(
+        jnp.sum(spins * jnp.roll(spins, -1, axis), dtype=dtype) for axis in range(spins.ndim)
+    )
 
 
 def lattice_neighbour_sum(spins: jax.Array) -> jax.Array:
@@ -134,7 +202,8 @@ class IsingLattice(Pytree):
     def __call__(self, spins: ArrayLike) -> jax.Array:
         """Energy of one configuration ``spins: shape`` (values ±1); a float scalar."""
         spins = _check_spins(spins, self.shape, "IsingLattice")
-        magnetization = jnp.sum(spins.astype(jnp.int32))
+        check_lattice_sums(self.shape, "IsingLattice")
+        magnetization = jnp.sum(spins, dtype=integer_sum_dtype())
         return self.energy_from_sums(lattice_bond_sum(spins), magnetization)
 
 
@@ -204,11 +273,12 @@ class PottsLattice(Pytree):
     def __call__(self, spins: ArrayLike) -> jax.Array:
         """Energy of one configuration ``spins: shape`` (values ``0..q-1``); a float scalar."""
         spins = _check_spins(spins, self.shape, "PottsLattice")
+        check_lattice_sums(self.shape, "PottsLattice")
+        dtype = integer_sum_dtype()
         num_satisfied = sum(
-            jnp.sum((spins == jnp.roll(spins, -1, axis)).astype(jnp.int32))
-            for axis in range(spins.ndim)
+            jnp.sum(spins == jnp.roll(spins, -1, axis), dtype=dtype) for axis in range(spins.ndim)
         )
-        num_in_zero = jnp.sum((spins == 0).astype(jnp.int32))
+        num_in_zero = jnp.sum(spins == 0, dtype=dtype)
         return self.energy_from_sums(num_satisfied, num_in_zero)
 
 
@@ -392,6 +462,7 @@ def sparse_ising(
         >>> model.neighbors.shape
         (3, 2)
     """
+    num_spins = check_count("num_spins", num_spins)
     edges = np.asarray(edges, dtype=np.int64).reshape(-1, 2)
     couplings = np.asarray(couplings, dtype=np.float32).reshape(-1)
     if couplings.shape[0] != edges.shape[0]:
@@ -447,8 +518,7 @@ def sherrington_kirkpatrick(
         >>> sherrington_kirkpatrick(jax.random.key(0), 16).couplings.shape
         (16, 16)
     """
-    if isinstance(num_spins, bool) or not isinstance(num_spins, int) or num_spins < 2:
-        raise ValueError(f"num_spins must be an integer >= 2, got {num_spins!r}.")
+    num_spins = check_count("num_spins", num_spins, minimum=2)
     upper = jnp.triu(_random_couplings(key, (num_spins, num_spins), distribution), k=1)
     couplings = (upper + upper.T) / np.sqrt(num_spins)
     return DenseIsing(couplings, jnp.zeros(num_spins))
@@ -497,13 +567,18 @@ def edwards_anderson(
 
 
 __all__ = [
+    "INT32_MAX",
     "DenseIsing",
     "IsingLattice",
     "PottsLattice",
     "SparseIsing",
+    "check_lattice_sums",
     "cubic_ising",
     "edwards_anderson",
+    "integer_sum_dtype",
+    "lattice_bond_sum",
     "lattice_edges",
+    "lattice_neighbour_sum",
     "sherrington_kirkpatrick",
     "sparse_ising",
     "square_ising",

@@ -38,7 +38,7 @@ class Rastrigin(Pytree):
     """
 
     dim: int = static_field()
-    amplitude: jax.Array = 10.0
+    amplitude: ArrayLike = 10.0
 
     # Hash by identity so that jax.jit(landscape) works: array leaves are unhashable.
     __hash__ = object.__hash__

@@ -45,8 +45,8 @@ class RingOfGaussians(Pytree):
     """
 
     num_modes: int = static_field(default=8)
-    radius: jax.Array = 5.0
-    scale: jax.Array = 0.5
+    radius: ArrayLike = 5.0
+    scale: ArrayLike = 0.5
 
     # Hash by identity so that jax.jit(landscape) works: array leaves are unhashable.
     __hash__ = object.__hash__
@@ -58,7 +58,7 @@ class RingOfGaussians(Pytree):
         """The means ``mu_k`` of the modes, ``(num_modes, 2)``, the first on the +x axis."""
         angles = jnp.arange(self.num_modes) * (2.0 * math.pi / self.num_modes)
         unit_vectors = jnp.stack([jnp.cos(angles), jnp.sin(angles)], axis=-1)
-        return self.radius * unit_vectors.astype(jnp.result_type(self.radius, float))
+        return jnp.asarray(self.radius * unit_vectors.astype(jnp.result_type(self.radius, float)))
 
     def __call__(self, x: ArrayLike) -> jax.Array:
         """Energy ``-log p(x)`` of one position ``x: (2,)``; returns a scalar."""
@@ -103,4 +103,6 @@ class RingOfGaussians(Pytree):
         ``log Z`` for the defaults is 3e-2 at ``beta = 0.3``, 6e-3 at
         ``beta = 0.5``, 9e-7 at ``beta = 2`` and 2e-9 at ``beta = 4``.
         """
-        return (1.0 - beta) * jnp.log(2.0 * jnp.pi * self.scale**2 * self.num_modes) - jnp.log(beta)
+        return jnp.asarray(
+            (1.0 - beta) * jnp.log(2.0 * jnp.pi * self.scale**2 * self.num_modes) - jnp.log(beta)
+        )

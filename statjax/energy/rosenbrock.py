@@ -43,8 +43,8 @@ class Rosenbrock(Pytree):
         [1. 1.]
     """
 
-    a: jax.Array = 1.0
-    b: jax.Array = 100.0
+    a: ArrayLike = 1.0
+    b: ArrayLike = 100.0
     dim: int = static_field(default=2)
 
     # Hash by identity so that jax.jit(landscape) works: array leaves are unhashable.

@@ -44,6 +44,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from statjax.checks import as_key, check_count, check_positive
 from statjax.models.variational import gaussian_kl
 from statjax.types import ArrayTree, PRNGKey
 
@@ -305,16 +306,10 @@ def vib_loss(
         >>> bool(bounds.information_zy_lower <= jnp.log(2.0))
         True
     """
-    _check_num_samples(num_samples)
-    if not isinstance(bottleneck_weight, jax.core.Tracer) and not np.all(
-        np.asarray(bottleneck_weight) >= 0
-    ):
-        raise ValueError(
-            f"bottleneck_weight: expected a number >= 0 (Alemi et al.'s beta), "
-            f"got {bottleneck_weight!r}."
-        )
+    num_samples = check_count("num_samples", num_samples)
+    check_positive("bottleneck_weight", bottleneck_weight, allow_zero=True)
     mean, std = model.apply({"params": params}, x)
-    noise = jax.random.normal(key, (num_samples, *mean.shape), mean.dtype)
+    noise = jax.random.normal(as_key(key), (num_samples, *mean.shape), mean.dtype)
     z = mean + std * noise
     log_probs = jax.nn.log_softmax(model.apply({"params": params}, z, method=VIB.decode))
     log_likelihood = jnp.take_along_axis(log_probs, labels[None, :, None], axis=-1)[..., 0]
@@ -348,13 +343,8 @@ def predictive_probabilities(
         >>> probs.shape, bool(jnp.allclose(probs.sum(-1), 1.0))
         ((5, 3), True)
     """
-    _check_num_samples(num_samples)
+    num_samples = check_count("num_samples", num_samples)
     mean, std = model.apply({"params": params}, x)
-    noise = jax.random.normal(key, (num_samples, *mean.shape), mean.dtype)
+    noise = jax.random.normal(as_key(key), (num_samples, *mean.shape), mean.dtype)
     logits = model.apply({"params": params}, mean + std * noise, method=VIB.decode)
     return jnp.mean(jax.nn.softmax(logits, axis=-1), axis=0)
-
-
-def _check_num_samples(num_samples) -> None:
-    if not isinstance(num_samples, int | np.integer) or num_samples < 1:
-        raise ValueError(f"num_samples: expected an integer >= 1, got {num_samples!r}.")

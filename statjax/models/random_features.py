@@ -19,6 +19,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from statjax.checks import check_positive
+
 __all__ = ["random_features", "ridge_regression"]
 
 
@@ -107,8 +109,7 @@ def ridge_regression(
         )
     if ridges.ndim != 1:
         raise ValueError(f"ridges: expected a 1-D array of penalties, got shape {ridges.shape}.")
-    if not isinstance(ridges, jax.core.Tracer) and not np.all(np.asarray(ridges) >= 0):
-        raise ValueError(f"ridges: expected penalties >= 0, got {np.asarray(ridges)}.")
+    check_positive("ridges", ridges, allow_zero=True)
     if rcond is None:
         rcond = max(features.shape) * float(jnp.finfo(features.dtype).eps)
     return _ridge_path(features, targets, ridges, rcond)

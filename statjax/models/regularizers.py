@@ -32,8 +32,8 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from statjax.checks import as_key, check_count, check_positive
 from statjax.pytree import Pytree
-from statjax.samplers.base import check_positive
 from statjax.types import ArrayTree, PRNGKey
 
 __all__ = [
@@ -193,8 +193,8 @@ def jacobian_norm_estimate(
         >>> bool(abs(float(estimates.mean()) - 14.0) < 0.5)  # exact value 14
         True
     """
-    if int(num_projections) != num_projections or num_projections < 1:
-        raise ValueError(f"num_projections must be an integer >= 1, got {num_projections}.")
+    key = as_key(key)
+    num_projections = check_count("num_projections", num_projections)
     if projection not in ("sphere", "gaussian"):
         raise ValueError(f"projection must be 'sphere' or 'gaussian', got {projection!r}.")
     outputs, pullback = jax.vjp(apply_fn, x)

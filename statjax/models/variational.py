@@ -67,8 +67,8 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from statjax.checks import as_key, check_positive
 from statjax.models.regularizers import GaussianPrior
-from statjax.samplers.base import check_positive
 from statjax.types import ArrayTree, PRNGKey
 
 __all__ = [
@@ -187,7 +187,7 @@ def sample_params(key: PRNGKey, mean: ArrayTree, scale: ArrayTree) -> ArrayTree:
         (3,)
     """
     leaves, treedef = jax.tree_util.tree_flatten(mean)
-    keys = jax.random.split(key, len(leaves))
+    keys = jax.random.split(as_key(key), len(leaves))
     noise = [
         jax.random.normal(k, jnp.shape(w), jnp.result_type(w))
         for k, w in zip(keys, leaves, strict=True)
@@ -442,8 +442,7 @@ class MeanFieldDense(nn.Module):
     @nn.compact
     def __call__(self, x: jax.Array, deterministic: bool = False) -> jax.Array:
         """Draw the pre-activations ``(..., features)``; their mean if ``deterministic``."""
-        if not self.init_scale > 0:
-            raise ValueError(f"init_scale must be > 0, got {self.init_scale}.")
+        check_positive("init_scale", self.init_scale)
         shape = (jnp.shape(x)[-1], self.features)
         kernel_mean = self.param("kernel", self.kernel_init, shape)
         kernel_rho = self.variable(

@@ -1,13 +1,17 @@
-"""What the SG-MCMC transforms share: schedules, seeds, step counts, argument checks (private)."""
+"""What the SG-MCMC transforms share: schedules, seeds, step counts, checks, refusals (private).
 
-import math
+Argument checks are :mod:`statjax.checks`'s, with the one difference the
+transforms need: ``optax.inject_hyperparams`` calls a factory with traced
+hyperparameters, so traced values (and schedules, checked where they are
+evaluated) pass unchecked here.
+"""
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 import optax
 
-from statjax.types import PRNGKey
+from statjax import checks
+from statjax.types import ArrayTree, PRNGKey
 
 ScalarOrSchedule = float | jax.Array | optax.Schedule
 
@@ -18,45 +22,38 @@ def value_at(value: ScalarOrSchedule, count: jax.Array) -> jax.Array:
 
 
 def check_scalar(name: str, value: ScalarOrSchedule, allow_zero: bool = False) -> None:
-    """``ValueError`` unless a concrete ``value`` is finite and > 0 (>= 0 with ``allow_zero``).
+    """:func:`statjax.checks.check_positive` for a number; a schedule passes (checked in use)."""
+    if not callable(value):
+        checks.check_positive(name, value, allow_zero=allow_zero)
 
-    Schedules and traced values pass: a schedule is checked where it is evaluated.
+
+def check_unit_interval(
+    name: str, value: float, *, closed_left: bool = False, closed_right: bool = False
+) -> None:
+    """:func:`statjax.checks.check_unit_interval`: ``(0, 1)`` or ``(0, 1]``; ``closed_left`` adds 0.
+
+    Zero is a meaningful end point of some settings (an RMSprop decay of 0, a
+    cycle without an exploration stage), not of the general check.
     """
-    if callable(value) or isinstance(value, jax.core.Tracer):
+    if isinstance(value, jax.core.Tracer) or (closed_left and value == 0):
         return
-    # NumPy, not jax.numpy: under a trace (a factory called inside jit or vmap)
-    # jax.numpy would stage even a constant, and the check could not be read.
-    array = np.asarray(value)
-    lower_ok = array >= 0 if allow_zero else array > 0
-    if not bool(np.all(np.isfinite(array) & lower_ok)):
-        bound = ">= 0" if allow_zero else "> 0"
-        raise ValueError(f"{name} must be finite and {bound} (or a schedule), got {value}.")
+    checks.check_unit_interval(name, value, closed_right=closed_right)
 
 
-def check_unit_interval(name: str, value: float, closed_right: bool = False) -> None:
-    """``ValueError`` unless a concrete ``value`` is in [0, 1), or [0, 1] if ``closed_right``."""
-    if isinstance(value, jax.core.Tracer):
-        return
-    value = float(value)
-    ok = 0.0 <= value <= 1.0 if closed_right else 0.0 <= value < 1.0
-    if not (math.isfinite(value) and ok):
-        interval = "[0, 1]" if closed_right else "[0, 1)"
-        raise ValueError(f"{name} must be in {interval}, got {value}.")
+def seed_key(seed: int | PRNGKey, name: str = "seed") -> PRNGKey:
+    """A typed PRNG key from an integer seed (``jax.random.key``) or any key (:func:`as_key`).
 
-
-def as_key(seed: int | PRNGKey) -> PRNGKey:
-    """A PRNG key from an integer seed (``jax.random.key``) or a key (kept as it is).
-
-    Keys may be traced, so that ``jax.vmap(lambda k, p: sgld(..., seed=k).init(p))``
-    gives each chain its own stream.
+    A legacy ``PRNGKey(s)``, the typed ``key(s)`` and the integer ``s`` give the
+    same numbers. Keys may be traced, so that ``jax.vmap(lambda k, p: sgld(...,
+    seed=k).init(p))`` gives each chain its own stream; an integer scalar array
+    is a seed (``optax.inject_hyperparams`` turns an integer seed into one).
     """
-    if isinstance(seed, int):
+    if isinstance(seed, int) and not isinstance(seed, bool):
         return jax.random.key(seed)
-    is_typed_key = jax.dtypes.issubdtype(jnp.result_type(seed), jax.dtypes.prng_key)
-    if not is_typed_key and jnp.ndim(seed) == 0:
-        # An integer seed that became an array (``optax.inject_hyperparams`` does this).
+    dtype = jnp.result_type(seed)
+    if jnp.ndim(seed) == 0 and jnp.issubdtype(dtype, jnp.integer):
         return jax.random.key(seed)
-    return seed
+    return checks.as_key(seed, name)
 
 
 def step_key(key: PRNGKey, count: jax.Array) -> PRNGKey:
@@ -71,3 +68,32 @@ def step_key(key: PRNGKey, count: jax.Array) -> PRNGKey:
 # ``count + 1`` saturating at the integer maximum, as optax's schedules count steps
 # (``safe_int32_increment`` before optax 0.2.4).
 increment = getattr(optax, "safe_increment", None) or optax.safe_int32_increment
+
+
+def all_finite(tree: ArrayTree) -> jax.Array:
+    """One boolean: whether every entry of every leaf of ``tree`` is finite.
+
+    One flag for the whole tree, because a refused step is refused as a whole
+    (a partial update would move some coordinates and not others).
+    """
+    flags = [jnp.all(jnp.isfinite(leaf)) for leaf in jax.tree_util.tree_leaves(tree)]
+    return jnp.all(jnp.stack(flags)) if flags else jnp.asarray(True)
+
+
+def keep_if(accept: jax.Array, new: ArrayTree, old: ArrayTree) -> ArrayTree:
+    """``new`` where ``accept``, else ``old``, leaf by leaf (exactly ``new`` when accepted)."""
+    return jax.tree_util.tree_map(lambda n, o: jnp.where(accept, n, o), new, old)
+
+
+def refuse_nonfinite(
+    grads: ArrayTree, updates: ArrayTree, num_refused: jax.Array
+) -> tuple[jax.Array, ArrayTree, jax.Array]:
+    """``(finite, updates or zeros, num_refused + [not finite])`` for a step with ``grads``.
+
+    The transforms' rule for a gradient with a NaN or infinite entry: the whole
+    step is refused (zero update; the caller keeps its momentum, thermostat or
+    preconditioner with :func:`keep_if`) and counted.
+    """
+    finite = all_finite(grads)
+    updates = keep_if(finite, updates, jax.tree_util.tree_map(jnp.zeros_like, updates))
+    return finite, updates, jnp.where(finite, num_refused, increment(num_refused))

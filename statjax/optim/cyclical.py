@@ -11,6 +11,12 @@ Algorithm 1: plain SGD, temperature 0, large steps that move between modes),
 and a *sampling* stage for ``r(k) >= beta`` (SGLD at temperature ``T``, small
 steps; the samples are collected there). In optax's 0-based step count
 ``k - 1 = step``.
+
+The schedules are ``statjax.pytree.Pytree`` objects whose numbers (the step
+size, the temperature, the cycle length and the first sampling step of a
+cycle) are leaves, so a new schedule with new numbers reuses a compiled
+program: ``tunable(sgld, learning_rate=cyclical_step_size(...),
+temperature=cyclical_temperature(...))`` sweeps them without recompiling.
 """
 
 import math
@@ -19,15 +25,17 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from statjax.checks import check_count
 from statjax.optim._common import check_scalar, check_unit_interval
 from statjax.optim.sgld import sgld
+from statjax.pytree import Pytree
 from statjax.types import PRNGKey
 
 
 def _cycle_length(num_steps: int, num_cycles: int) -> int:
-    if int(num_steps) != num_steps or num_steps < 1:
-        raise ValueError(f"num_steps must be a positive integer, got {num_steps}.")
-    if int(num_cycles) != num_cycles or not 1 <= num_cycles <= num_steps:
+    num_steps = check_count("num_steps", num_steps)
+    num_cycles = check_count("num_cycles", num_cycles)
+    if num_cycles > num_steps:
         raise ValueError(f"num_cycles must be an integer in [1, num_steps], got {num_cycles}.")
     return math.ceil(num_steps / num_cycles)
 
@@ -38,7 +46,19 @@ def cycle_fraction(step: jax.typing.ArrayLike, num_steps: int, num_cycles: int) 
     return jnp.mod(jnp.asarray(step, jnp.float32), cycle_length) / cycle_length
 
 
-def cyclical_step_size(init_step_size: float, num_steps: int, num_cycles: int) -> optax.Schedule:
+class CyclicalStepSize(Pytree):
+    """``alpha_0 / 2 [cos(pi r) + 1]``, ``r = mod(step, L) / L`` (:func:`cyclical_step_size`)."""
+
+    init_step_size: float
+    cycle_length: int
+
+    def __call__(self, step: jax.typing.ArrayLike) -> jax.Array:
+        """The step size at ``step``."""
+        fraction = jnp.mod(jnp.asarray(step, jnp.float32), self.cycle_length) / self.cycle_length
+        return 0.5 * self.init_step_size * (jnp.cos(jnp.pi * fraction) + 1.0)
+
+
+def cyclical_step_size(init_step_size: float, num_steps: int, num_cycles: int) -> CyclicalStepSize:
     """Zhang et al. (2020), eq. (1): cosine from ``alpha_0`` towards 0 in each of ``M`` cycles.
 
     Example:
@@ -47,13 +67,7 @@ def cyclical_step_size(init_step_size: float, num_steps: int, num_cycles: int) -
         [0.1, 0.05, 0.1]
     """
     check_scalar("init_step_size", init_step_size)
-    _cycle_length(num_steps, num_cycles)
-
-    def schedule(step):
-        fraction = cycle_fraction(step, num_steps, num_cycles)
-        return 0.5 * init_step_size * (jnp.cos(jnp.pi * fraction) + 1.0)
-
-    return schedule
+    return CyclicalStepSize(init_step_size, _cycle_length(num_steps, num_cycles))
 
 
 def is_sampling_phase(
@@ -65,17 +79,41 @@ def is_sampling_phase(
         >>> [bool(is_sampling_phase(k, 100, 4, 0.8)) for k in (19, 20, 24, 25)]
         [False, True, True, False]
     """
-    check_unit_interval("exploration_fraction", exploration_fraction)
     cycle_length = _cycle_length(num_steps, num_cycles)
-    # r >= beta compared in integers: mod(step, L) >= ceil(beta L). A float32
-    # r = 20 / 25 can round below 0.8 and move a step into the wrong stage.
-    threshold = math.ceil(round(exploration_fraction * cycle_length, 9))
+    threshold = _first_sampling_step(exploration_fraction, cycle_length)
     return jnp.mod(jnp.asarray(step), cycle_length) >= threshold
+
+
+def _first_sampling_step(exploration_fraction: float, cycle_length: int) -> int:
+    """``ceil(beta L)``: the first step of a cycle in its sampling stage, computed exactly.
+
+    ``r >= beta`` compared in integers, ``mod(step, L) >= ceil(beta L)``: a float32
+    ``r = 20 / 25`` can round below 0.8 and move a step into the wrong stage.
+    """
+    check_unit_interval("exploration_fraction", exploration_fraction, closed_left=True)
+    return math.ceil(round(float(exploration_fraction) * cycle_length, 9))
+
+
+class SamplingStageTemperature(Pytree):
+    """``T`` from step ``first_sampling_step`` of each cycle on, 0 before it.
+
+    See :func:`cyclical_temperature`; both integers are leaves, computed exactly
+    on the host.
+    """
+
+    temperature: float
+    cycle_length: int
+    first_sampling_step: int
+
+    def __call__(self, step: jax.typing.ArrayLike) -> jax.Array:
+        """The temperature at ``step``."""
+        sampling = jnp.mod(jnp.asarray(step), self.cycle_length) >= self.first_sampling_step
+        return jnp.where(sampling, self.temperature, 0.0)
 
 
 def cyclical_temperature(
     temperature: float, num_steps: int, num_cycles: int, exploration_fraction: float
-) -> optax.Schedule:
+) -> SamplingStageTemperature:
     """``0`` in each cycle's exploration stage, ``T`` in its sampling stage (Zhang et al. 2020).
 
     Example:
@@ -84,14 +122,9 @@ def cyclical_temperature(
         [0.0, 0.0, 1.0, 1.0, 0.0]
     """
     check_scalar("temperature", temperature)
-    check_unit_interval("exploration_fraction", exploration_fraction)
-    _cycle_length(num_steps, num_cycles)
-
-    def schedule(step):
-        sampling = is_sampling_phase(step, num_steps, num_cycles, exploration_fraction)
-        return jnp.where(sampling, temperature, 0.0)
-
-    return schedule
+    cycle_length = _cycle_length(num_steps, num_cycles)
+    first = _first_sampling_step(exploration_fraction, cycle_length)
+    return SamplingStageTemperature(temperature, cycle_length, first)
 
 
 def cyclical_sgld(
@@ -104,7 +137,9 @@ def cyclical_sgld(
 ) -> optax.GradientTransformation:
     """cSGLD: :func:`statjax.optim.sgld` with the cyclical step size and the two-stage temperature.
 
-    Collect posterior samples only where :func:`is_sampling_phase` holds.
+    Collect posterior samples only where :func:`is_sampling_phase` holds. A
+    non-finite gradient is refused as in :func:`statjax.optim.sgld`; the step
+    count still advances, so the cycle stays in step with the training loop's.
 
     Example:
         >>> import jax.numpy as jnp

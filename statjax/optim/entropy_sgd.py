@@ -23,6 +23,14 @@ Adam for the outer step); :func:`entropy_sgd` chains it with ``optax.sgd``.
 The inner loop needs gradients at points other than the parameters, so
 ``update`` takes the minibatch gradient function as the extra argument
 ``grad_fn`` (``optax.chain`` passes it through).
+
+The inner loop is SGLD and refuses a non-finite gradient as
+:func:`statjax.optim.sgld` does: an inner step whose gradient has a NaN or
+infinite entry leaves ``x'`` and ``mu`` as they were, and ``num_refused``
+counts it. The local-entropy gradient is then always finite (for finite
+parameters), so no NaN reaches the outer optimizer; a minibatch whose every
+gradient is non-finite gives ``gamma (x - x) = 0``, a skipped step for plain
+SGD (with momentum, the parameters coast on the momentum for that step).
 """
 
 from collections.abc import Callable
@@ -33,27 +41,52 @@ import jax.numpy as jnp
 import optax
 
 from statjax._tree import normal_like
+from statjax.checks import check_count
 from statjax.optim._common import (
     ScalarOrSchedule,
-    as_key,
+    all_finite,
     check_scalar,
     check_unit_interval,
     increment,
+    keep_if,
+    seed_key,
     step_key,
     value_at,
 )
+from statjax.pytree import Pytree
 from statjax.types import ArrayTree, PRNGKey
 
 
 class LocalEntropyState(NamedTuple):
-    """State of :func:`local_entropy_gradient`: the outer step count and the base key."""
+    """State of :func:`local_entropy_gradient`.
+
+    Attributes:
+        count: outer steps taken (for schedules and keys).
+        key: the base PRNG key.
+        num_refused: inner SGLD steps refused for a non-finite gradient.
+    """
 
     count: jax.Array
     key: PRNGKey
+    num_refused: jax.Array
 
 
-def scoping_schedule(gamma_0: float, gamma_1: float) -> optax.Schedule:
+class ScopingSchedule(Pytree):
+    """``gamma_0 (1 + gamma_1)^t`` with both numbers as leaves (see :func:`scoping_schedule`)."""
+
+    gamma_0: float
+    gamma_1: float
+
+    def __call__(self, step: jax.typing.ArrayLike) -> jax.Array:
+        """The coupling at ``step``."""
+        log_growth = jnp.log1p(self.gamma_1)
+        return self.gamma_0 * jnp.exp(jnp.asarray(step, jnp.float32) * log_growth)
+
+
+def scoping_schedule(gamma_0: float, gamma_1: float) -> ScopingSchedule:
     """``gamma_t = gamma_0 (1 + gamma_1)^t`` (Chaudhari et al. 2017, Section 4.3).
+
+    A pytree whose numbers are leaves: a new schedule reuses a compiled program.
 
     Example:
         >>> round(float(scoping_schedule(1e-4, 1e-3)(1000)), 7)
@@ -61,8 +94,7 @@ def scoping_schedule(gamma_0: float, gamma_1: float) -> optax.Schedule:
     """
     check_scalar("gamma_0", gamma_0)
     check_scalar("gamma_1", gamma_1, allow_zero=True)
-    log_growth = jnp.log1p(gamma_1)
-    return lambda step: gamma_0 * jnp.exp(jnp.asarray(step, jnp.float32) * log_growth)
+    return ScopingSchedule(gamma_0, gamma_1)
 
 
 def local_entropy_gradient(
@@ -88,6 +120,9 @@ def local_entropy_gradient(
         averaging: ``a`` in ``(0, 1]``, the weight of the newest ``x'`` in ``mu``.
         seed: an integer or a PRNG key.
 
+    An inner step whose gradient has a NaN or infinite entry is refused (module
+    docstring); ``num_refused`` counts them.
+
     Example:
         >>> import jax, jax.numpy as jnp
         >>> loss = lambda x: 0.5 * jnp.sum(x**2)
@@ -101,13 +136,13 @@ def local_entropy_gradient(
     check_scalar("inner_learning_rate", inner_learning_rate)
     check_scalar("temperature", temperature, allow_zero=True)
     check_unit_interval("averaging", averaging, closed_right=True)
-    check_scalar("averaging", averaging)
-    if int(num_inner_steps) != num_inner_steps or num_inner_steps < 1:
-        raise ValueError(f"num_inner_steps must be an integer >= 1, got {num_inner_steps}.")
+    num_inner_steps = check_count("num_inner_steps", num_inner_steps)
+    key = seed_key(seed)
 
     def init_fn(params):
         del params
-        return LocalEntropyState(count=jnp.zeros([], jnp.int32), key=as_key(seed))
+        zero = jnp.zeros([], jnp.int32)
+        return LocalEntropyState(count=zero, key=key, num_refused=zero)
 
     def update_fn(grads, state, params=None, *, grad_fn: Callable[[ArrayTree], ArrayTree]):
         if params is None:
@@ -119,11 +154,11 @@ def local_entropy_gradient(
         keys = jax.random.split(step_key(state.key, state.count), num_inner_steps)
 
         def inner_step(carry, key_and_index):
-            x_prime, mu = carry
+            x_prime, mu, num_refused = carry
             key, index = key_and_index
             grad_f = jax.lax.cond(index == 0, lambda: grads, lambda: grad_fn(x_prime))
             noise = normal_like(key, x_prime)
-            x_prime = jax.tree_util.tree_map(
+            new_x_prime = jax.tree_util.tree_map(
                 lambda xp, x, g, n: (
                     xp - inner_learning_rate * (g - coupling * (x - xp)) + noise_scale * n
                 ),
@@ -132,16 +167,22 @@ def local_entropy_gradient(
                 grad_f,
                 noise,
             )
-            mu = jax.tree_util.tree_map(
-                lambda m, xp: (1 - averaging) * m + averaging * xp, mu, x_prime
+            new_mu = jax.tree_util.tree_map(
+                lambda m, xp: (1 - averaging) * m + averaging * xp, mu, new_x_prime
             )
-            return (x_prime, mu), None
+            finite = all_finite(grad_f)
+            x_prime, mu = keep_if(finite, (new_x_prime, new_mu), (x_prime, mu))
+            return (x_prime, mu, jnp.where(finite, num_refused, increment(num_refused))), None
 
-        (_, mu), _ = jax.lax.scan(inner_step, (params, params), (keys, jnp.arange(num_inner_steps)))
+        (_, mu, num_refused), _ = jax.lax.scan(
+            inner_step,
+            (params, params, state.num_refused),
+            (keys, jnp.arange(num_inner_steps)),
+        )
         local_grad = jax.tree_util.tree_map(
             lambda x, m: (coupling * (x - m)).astype(x.dtype), params, mu
         )
-        return local_grad, LocalEntropyState(increment(state.count), state.key)
+        return local_grad, LocalEntropyState(increment(state.count), state.key, num_refused)
 
     return optax.GradientTransformationExtraArgs(init_fn, update_fn)
 

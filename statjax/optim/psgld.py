@@ -16,6 +16,9 @@ negligible: on a 2-D Gaussian with full-batch gradients the sampled variance
 comes out 25-40% high at ``a = 0.99`` and 3-10% high at ``a = 0.999``
 (``tests/optim/test_sgmcmc_gaussian.py``). Prefer ``a`` near 1 when the
 samples, not just the optimum, matter.
+
+A gradient with a NaN or infinite entry is refused: zero update, ``V`` kept, the
+step count advanced and the refusal counted in ``num_refused``.
 """
 
 from typing import NamedTuple
@@ -27,10 +30,12 @@ import optax
 from statjax._tree import normal_like
 from statjax.optim._common import (
     ScalarOrSchedule,
-    as_key,
     check_scalar,
     check_unit_interval,
     increment,
+    keep_if,
+    refuse_nonfinite,
+    seed_key,
     step_key,
     value_at,
 )
@@ -38,11 +43,19 @@ from statjax.types import ArrayTree, PRNGKey
 
 
 class PSGLDState(NamedTuple):
-    """State of :func:`psgld`: step count, base key, running mean ``V`` of squared gradients."""
+    """State of :func:`psgld`.
+
+    Attributes:
+        count: steps taken, refused ones included (for schedules and keys).
+        key: the base PRNG key.
+        square_average: ``V``, the running mean of squared gradients.
+        num_refused: steps refused for a non-finite gradient.
+    """
 
     count: jax.Array
     key: PRNGKey
     square_average: ArrayTree
+    num_refused: jax.Array
 
 
 def psgld(
@@ -63,6 +76,8 @@ def psgld(
         epsilon: the paper's ``lambda > 0`` (1e-5), which bounds ``G``.
         seed: an integer or a PRNG key (see :func:`statjax.optim.sgld`).
 
+    A gradient with a NaN or infinite entry gives a zero update and keeps ``V``.
+
     Example:
         >>> import jax.numpy as jnp
         >>> opt = psgld(learning_rate=1e-3, seed=0)
@@ -70,12 +85,14 @@ def psgld(
     """
     check_scalar("learning_rate", learning_rate)
     check_scalar("temperature", temperature, allow_zero=True)
-    check_unit_interval("decay", decay)
+    check_unit_interval("decay", decay, closed_left=True)
     check_scalar("epsilon", epsilon)
+    key = seed_key(seed)
 
     def init_fn(params):
         zeros = jax.tree_util.tree_map(jnp.zeros_like, params)
-        return PSGLDState(count=jnp.zeros([], jnp.int32), key=as_key(seed), square_average=zeros)
+        zero = jnp.zeros([], jnp.int32)
+        return PSGLDState(count=zero, key=key, square_average=zeros, num_refused=zero)
 
     def update_fn(grads, state, params=None):
         del params
@@ -93,6 +110,8 @@ def psgld(
             ).astype(g.dtype)
 
         updates = jax.tree_util.tree_map(leaf_update, grads, square_average, noise)
-        return updates, PSGLDState(increment(state.count), state.key, square_average)
+        finite, updates, num_refused = refuse_nonfinite(grads, updates, state.num_refused)
+        square_average = keep_if(finite, square_average, state.square_average)
+        return updates, PSGLDState(increment(state.count), state.key, square_average, num_refused)
 
     return optax.GradientTransformation(init_fn, update_fn)

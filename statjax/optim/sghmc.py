@@ -31,10 +31,12 @@ import optax
 from statjax._tree import normal_like
 from statjax.optim._common import (
     ScalarOrSchedule,
-    as_key,
     check_scalar,
     check_unit_interval,
     increment,
+    keep_if,
+    refuse_nonfinite,
+    seed_key,
     step_key,
     value_at,
 )
@@ -42,11 +44,19 @@ from statjax.types import ArrayTree, PRNGKey
 
 
 class SGHMCState(NamedTuple):
-    """State of :func:`sghmc`: step count, base key, momentum ``v`` (shaped like the params)."""
+    """State of :func:`sghmc`.
+
+    Attributes:
+        count: steps taken, refused ones included (for schedules and keys).
+        key: the base PRNG key.
+        momentum: ``v``, shaped like the parameters.
+        num_refused: steps refused for a non-finite gradient.
+    """
 
     count: jax.Array
     key: PRNGKey
     momentum: ArrayTree
+    num_refused: jax.Array
 
 
 def sghmc(
@@ -69,6 +79,8 @@ def sghmc(
             variance of the stochastic gradient; ``beta_hat = eta V_hat / 2``.
         seed: an integer or a PRNG key (see :func:`statjax.optim.sgld`).
 
+    A gradient with a NaN or infinite entry gives a zero update and keeps ``v``.
+
     Example:
         >>> import jax.numpy as jnp
         >>> opt = sghmc(learning_rate=1e-3, friction=0.1, seed=0)
@@ -77,12 +89,13 @@ def sghmc(
     check_scalar("learning_rate", learning_rate)
     check_scalar("temperature", temperature, allow_zero=True)
     check_unit_interval("friction", friction, closed_right=True)
-    check_scalar("friction", friction)
     check_scalar("gradient_noise_variance", gradient_noise_variance, allow_zero=True)
+    key = seed_key(seed)
 
     def init_fn(params):
         momentum = jax.tree_util.tree_map(jnp.zeros_like, params)
-        return SGHMCState(count=jnp.zeros([], jnp.int32), key=as_key(seed), momentum=momentum)
+        zero = jnp.zeros([], jnp.int32)
+        return SGHMCState(count=zero, key=key, momentum=momentum, num_refused=zero)
 
     def update_fn(grads, state, params=None):
         del params
@@ -97,6 +110,8 @@ def sghmc(
             grads,
             noise,
         )
-        return momentum, SGHMCState(increment(state.count), state.key, momentum)
+        finite, updates, num_refused = refuse_nonfinite(grads, momentum, state.num_refused)
+        momentum = keep_if(finite, momentum, state.momentum)
+        return updates, SGHMCState(increment(state.count), state.key, momentum, num_refused)
 
     return optax.GradientTransformation(init_fn, update_fn)

@@ -11,6 +11,10 @@ stationary law is ``exp(-U / T)``; ``T = 1`` is the paper's), the step is
 the Euler–Maruyama step of ``d theta = -grad U dt + sqrt(2T) dW`` (ULA with
 stochastic gradients). As in ``statjax.samplers.ula`` the drift does not depend
 on ``T``; only the noise does (``docs/design-decisions.md``).
+
+A gradient with a NaN or infinite entry is refused: the update is zero, the
+step count still advances (schedules and the key of step ``t`` stay functions of
+the global step) and ``num_refused`` counts it (``statjax.optim``'s docstring).
 """
 
 from typing import NamedTuple
@@ -22,9 +26,10 @@ import optax
 from statjax._tree import normal_like
 from statjax.optim._common import (
     ScalarOrSchedule,
-    as_key,
     check_scalar,
     increment,
+    refuse_nonfinite,
+    seed_key,
     step_key,
     value_at,
 )
@@ -32,10 +37,17 @@ from statjax.types import PRNGKey
 
 
 class SGLDState(NamedTuple):
-    """State of :func:`sgld`: the step count (for schedules and keys) and the base key."""
+    """State of :func:`sgld`.
+
+    Attributes:
+        count: steps taken, refused ones included (for schedules and keys).
+        key: the base PRNG key.
+        num_refused: steps refused for a non-finite gradient.
+    """
 
     count: jax.Array
     key: PRNGKey
+    num_refused: jax.Array
 
 
 def sgld(
@@ -47,7 +59,8 @@ def sgld(
 
     Updates are *added* to the parameters (``optax.apply_updates``), and the
     gradients it receives are gradients of the energy (the loss, e.g. the
-    minibatch negative log posterior scaled to the full data set).
+    minibatch negative log posterior scaled to the full data set). A gradient
+    with a NaN or infinite entry gives a zero update, counted in ``num_refused``.
 
     Args:
         learning_rate: ``lr > 0`` (``eps / 2`` in the paper), a float or an
@@ -67,10 +80,12 @@ def sgld(
     """
     check_scalar("learning_rate", learning_rate)
     check_scalar("temperature", temperature, allow_zero=True)
+    key = seed_key(seed)
 
     def init_fn(params):
         del params
-        return SGLDState(count=jnp.zeros([], jnp.int32), key=as_key(seed))
+        zero = jnp.zeros([], jnp.int32)
+        return SGLDState(count=zero, key=key, num_refused=zero)
 
     def update_fn(grads, state, params=None):
         del params
@@ -81,6 +96,7 @@ def sgld(
         updates = jax.tree_util.tree_map(
             lambda g, n: (-lr * g + noise_scale * n).astype(g.dtype), grads, noise
         )
-        return updates, SGLDState(count=increment(state.count), key=state.key)
+        _, updates, num_refused = refuse_nonfinite(grads, updates, state.num_refused)
+        return updates, SGLDState(increment(state.count), state.key, num_refused)
 
     return optax.GradientTransformation(init_fn, update_fn)

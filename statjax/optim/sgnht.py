@@ -29,6 +29,11 @@ parameters by ``O(alpha)``; the bias grows with the gradient noise, which raises
 midpoint velocity ``(v_old + v_new) / 2`` instead, whose variance in that same
 part is exactly ``eta T`` for any ``alpha``: a departure from the paper's
 Algorithm 1 that removes the ``O(alpha)`` bias.
+
+A gradient with a NaN or infinite entry is refused: zero update, ``v`` and the
+thermostat kept (one bad entry would otherwise reach every coordinate through
+the shared thermostat), the step count advanced and the refusal counted in
+``num_refused``.
 """
 
 from typing import NamedTuple
@@ -40,9 +45,11 @@ import optax
 from statjax._tree import normal_like, tree_vdot
 from statjax.optim._common import (
     ScalarOrSchedule,
-    as_key,
     check_scalar,
     increment,
+    keep_if,
+    refuse_nonfinite,
+    seed_key,
     step_key,
     value_at,
 )
@@ -53,16 +60,18 @@ class SGNHTState(NamedTuple):
     """State of :func:`sgnht`.
 
     Attributes:
-        count: steps taken (for schedules and keys).
+        count: steps taken, refused ones included (for schedules and keys).
         key: the base PRNG key.
         momentum: ``v``, shaped like the parameters.
         thermostat: the adaptive friction ``alpha = xi h``, a scalar shared by all parameters.
+        num_refused: steps refused for a non-finite gradient.
     """
 
     count: jax.Array
     key: PRNGKey
     momentum: ArrayTree
     thermostat: jax.Array
+    num_refused: jax.Array
 
 
 def sgnht(
@@ -83,6 +92,9 @@ def sgnht(
         midpoint_kinetic_energy: read the kinetic temperature at ``(v_old + v_new) / 2``
             (see the module docstring); ``False`` is Ding et al.'s Algorithm 1.
 
+    A gradient with a NaN or infinite entry gives a zero update and keeps ``v``
+    and the thermostat.
+
     Example:
         >>> import jax.numpy as jnp
         >>> opt = sgnht(learning_rate=1e-3, diffusion=0.1, seed=0)
@@ -91,15 +103,18 @@ def sgnht(
     check_scalar("learning_rate", learning_rate)
     check_scalar("diffusion", diffusion)
     check_scalar("temperature", temperature)
+    key = seed_key(seed)
 
     def init_fn(params):
         momentum = jax.tree_util.tree_map(jnp.zeros_like, params)
         dtype = jnp.result_type(*jax.tree_util.tree_leaves(params), jnp.float32)
+        zero = jnp.zeros([], jnp.int32)
         return SGNHTState(
-            count=jnp.zeros([], jnp.int32),
-            key=as_key(seed),
+            count=zero,
+            key=key,
             momentum=momentum,
             thermostat=jnp.asarray(diffusion, dtype),
+            num_refused=zero,
         )
 
     def update_fn(grads, state, params=None):
@@ -121,8 +136,12 @@ def sgnht(
             measured = jax.tree_util.tree_map(lambda a, b: 0.5 * (a + b), state.momentum, momentum)
         num_params = sum(jnp.size(x) for x in jax.tree_util.tree_leaves(momentum))
         thermostat = state.thermostat + tree_vdot(measured, measured) / num_params - lr * temp
-        new_state = SGNHTState(increment(state.count), state.key, momentum, thermostat)
-        return momentum, new_state
+        finite, updates, num_refused = refuse_nonfinite(grads, momentum, state.num_refused)
+        momentum, thermostat = keep_if(
+            finite, (momentum, thermostat), (state.momentum, state.thermostat)
+        )
+        new_state = SGNHTState(increment(state.count), state.key, momentum, thermostat, num_refused)
+        return updates, new_state
 
     return optax.GradientTransformation(init_fn, update_fn)
 

@@ -1,5 +1,6 @@
 """Step-size adaptation by dual averaging, shared across vmapped chains."""
 
+from collections.abc import Sequence
 from functools import partial
 from typing import Any, NamedTuple
 
@@ -16,7 +17,7 @@ from statjax.checks import (
 from statjax.checks import num_chains as count_chains
 from statjax.pytree import structure_key
 from statjax.samplers.loop import sample_chains
-from statjax.samplers.run import initial_states, prepare_beta
+from statjax.samplers.run import initial_states, is_state, prepare_beta
 from statjax.types import ArrayTree, BetaLike, PRNGKey
 
 
@@ -83,7 +84,7 @@ def adapt_step_size(
     *,
     beta: BetaLike = 1.0,
     target_acceptance: float = 0.8,
-    per_chain: bool = False,
+    per_chain: bool | Sequence[str] = False,
 ) -> tuple[Any, Any]:
     """Tune ``kernel.step_size`` so that the chains accept ``target_acceptance`` on average.
 
@@ -95,8 +96,8 @@ def adapt_step_size(
     of statjax, every temperature); with ``per_chain=True`` every chain adapts
     its own step size (a ladder of rungs, tilted ensembles). Returns the kernel
     with the averaged step size ``exp(x_bar)`` and the chains' states at the end
-    of warm-up, ready for :func:`statjax.run_chains` (pass
-    ``per_chain=("step_size",)`` there for per-chain step sizes).
+    of warm-up, ready for :func:`statjax.run_chains` (pass the same ``per_chain``
+    there).
 
     Args:
         kernel: a kernel with a scalar ``step_size`` field (MALA, ULA, HMC, ...).
@@ -106,7 +107,10 @@ def adapt_step_size(
         beta: as in :func:`statjax.run_chains`.
         target_acceptance: the acceptance rate to reach, in (0, 1); 0.574 is
             optimal for MALA in high dimension, 0.65 to 0.8 for HMC.
-        per_chain: one step size per chain instead of one for all.
+        per_chain: kernel fields whose leaves carry a leading chain axis, as in
+            :func:`statjax.run_chains`; if it names ``"step_size"`` (or is
+            ``True``, short for ``("step_size",)``) every chain adapts its own
+            step size, returned as a ``(num_chains,)`` leaf.
 
     Example:
         >>> import jax, jax.numpy as jnp, statjax
@@ -118,14 +122,16 @@ def adapt_step_size(
     num_steps = check_count("num_steps", num_steps)
     check_positive("kernel.step_size", kernel.step_size)
     key = as_key(key)
-    states = initial_states(kernel, initial)
-    num_chains = count_chains(states)
+    fields = ("step_size",) if per_chain is True else tuple(per_chain or ())
+    num_chains = count_chains(initial.position if is_state(initial) else initial)
+    if "step_size" in fields:
+        kernel = kernel.replace(
+            step_size=jnp.broadcast_to(jnp.asarray(kernel.step_size), (num_chains,))
+        )
+    states = initial_states(kernel, initial, fields)
     check_initial_energy(states.energy)
     beta = prepare_beta(beta, num_chains, 0, num_steps)
-    step_size = jnp.asarray(kernel.step_size)
-    if per_chain:
-        step_size = jnp.broadcast_to(step_size, (num_chains,))
-    averaging = dual_averaging_init(step_size)
+    averaging = dual_averaging_init(kernel.step_size)
     states, averaging = _adapt(
         kernel,
         key,
@@ -134,7 +140,7 @@ def adapt_step_size(
         averaging,
         jnp.asarray(target_acceptance),
         num_steps=num_steps,
-        per_chain=per_chain,
+        per_chain=fields,
         structure=structure_key((kernel, beta)),
     )
     return kernel.replace(step_size=jnp.exp(averaging.log_step_size_avg)), states
@@ -150,7 +156,6 @@ def _adapt(
     kernel, key, states, beta, averaging, target_acceptance, *, num_steps, per_chain, structure
 ):
     del structure  # a cache key only (see statjax.pytree.structure_key)
-    fields = ("step_size",) if per_chain else ()
 
     def one_step(carry, step):
         states, averaging = carry
@@ -163,9 +168,9 @@ def _adapt(
             beta=beta,
             start_step=step,
             observe=_acceptance_rate,
-            per_chain=fields,
+            per_chain=per_chain,
         )
-        rate = acceptance[0] if per_chain else jnp.mean(acceptance)
+        rate = acceptance[0] if "step_size" in per_chain else jnp.mean(acceptance)
         averaging = dual_averaging_update(averaging, rate, target_acceptance)
         return (states, averaging), None
 

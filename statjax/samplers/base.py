@@ -48,10 +48,14 @@ class ChainState(Protocol):
     """What every kernel state has: the position and its untempered energy."""
 
     @property
-    def position(self) -> ArrayTree: ...
+    def position(self) -> ArrayTree:
+        """The microstate (any pytree)."""
+        ...
 
     @property
-    def energy(self) -> jax.Array: ...
+    def energy(self) -> jax.Array:
+        """The untempered energy ``E(position)``."""
+        ...
 
 
 @runtime_checkable
@@ -59,10 +63,14 @@ class StepInfo(Protocol):
     """What every step reports (see the module docstring for the one meaning)."""
 
     @property
-    def acceptance_rate(self) -> jax.Array: ...
+    def acceptance_rate(self) -> jax.Array:
+        """The probability with which the step's proposal would be accepted."""
+        ...
 
     @property
-    def is_accepted(self) -> jax.Array: ...
+    def is_accepted(self) -> jax.Array:
+        """Whether the state moved."""
+        ...
 
 
 StateT = TypeVar("StateT", bound=ChainState)

@@ -16,24 +16,33 @@ import jax.numpy as jnp
 import numpy as np
 from jax.typing import ArrayLike
 
-from statjax.energy.ising import IsingLattice
+from statjax.energy.ising import INT32_MAX, IsingLattice, check_lattice_sums
 from statjax.pytree import Pytree
-from statjax.samplers.lattice import IsingLatticeState, _sum_int32, site_uniforms
+from statjax.samplers.lattice import (
+    IsingLatticeState,
+    check_site_counters,
+    integer_sums,
+    site_uniforms,
+)
 from statjax.types import PRNGKey
 
 
 class ClusterInfo(NamedTuple):
-    """What one Swendsen–Wang update did.
+    """What one Swendsen–Wang update did (see :mod:`statjax.samplers.base`).
 
     Attributes:
+        acceptance_rate: 1: the update is rejection-free (a blocked Gibbs draw).
+        is_accepted: whether at least one spin changed.
         num_clusters: number of Fortuin–Kasteleyn clusters (isolated sites included).
         num_iterations: label-propagation rounds until the labels stopped changing.
-        acceptance_rate: fraction of spins whose value changed.
+        fraction_changed: fraction of spins whose value changed.
     """
 
+    acceptance_rate: jax.Array
+    is_accepted: jax.Array
     num_clusters: jax.Array
     num_iterations: jax.Array
-    acceptance_rate: jax.Array
+    fraction_changed: jax.Array
 
 
 def connected_components(bonds: jax.Array) -> tuple[jax.Array, jax.Array]:
@@ -94,6 +103,11 @@ class SwendsenWang(Pytree):
     sampled by blocked Gibbs, which leaves ``exp(-beta E)`` invariant (Swendsen &
     Wang 1987; Edwards & Sokal 1988, Phys. Rev. D 38, 2009).
 
+    At ``beta = +inf`` (the limit of the rule, no NaN) every satisfied pair is
+    bonded, so the clusters are the domains; in zero field each domain takes a
+    fair coin, which never raises the energy (a boundary between two domains can
+    only become satisfied), and in a field every cluster takes the field's sign.
+
     Build it with :func:`swendsen_wang`. The state is an
     :class:`~statjax.samplers.lattice.IsingLatticeState`, so chains can alternate
     between this kernel and :func:`~statjax.samplers.lattice.checkerboard`.
@@ -106,16 +120,18 @@ class SwendsenWang(Pytree):
 
     def init(self, position: ArrayLike) -> IsingLatticeState:
         """State at spins ``position`` (±1, the lattice shape)."""
+        check_lattice_sums(self.model.shape, "IsingLattice")
         spins = jnp.asarray(position).astype(jnp.int8)
         forward = sum(jnp.roll(spins, -1, axis) for axis in range(spins.ndim))
-        bond_sum, magnetization = _sum_int32(spins * forward, spins)
+        bond_sum, magnetization = integer_sums(spins * forward, spins)
         energy = self.model.energy_from_sums(bond_sum, magnetization)
         return IsingLatticeState(spins, energy, magnetization, bond_sum)
 
     def step(
         self, key: PRNGKey, state: IsingLatticeState, beta: ArrayLike
     ) -> tuple[IsingLatticeState, ClusterInfo]:
-        """One Swendsen–Wang update at inverse temperature ``beta``."""
+        """One Swendsen–Wang update at inverse temperature ``beta`` (``+inf`` allowed)."""
+        check_lattice_sums(self.model.shape, "IsingLattice")
         shape = self.model.shape
         dim, size = len(shape), self.model.num_spins
         spins = state.position
@@ -144,14 +160,20 @@ class SwendsenWang(Pytree):
         )
         new_spins = jnp.where(spin_up, jnp.int8(1), jnp.int8(-1)).reshape(shape)
         forward = sum(jnp.roll(new_spins, -1, axis) for axis in range(dim))
-        bond_sum, magnetization, num_changed, num_roots = _sum_int32(
+        bond_sum, magnetization, num_changed, num_roots = integer_sums(
             new_spins * forward,
             new_spins,
             new_spins != spins,
             labels == jax.lax.iota(jnp.int32, size).reshape(shape),
         )
         energy = self.model.energy_from_sums(bond_sum, magnetization)
-        info = ClusterInfo(num_roots, iterations, num_changed / np.float32(size))
+        info = ClusterInfo(
+            acceptance_rate=jnp.ones((), jnp.float32),
+            is_accepted=num_changed > 0,
+            num_clusters=num_roots,
+            num_iterations=iterations,
+            fraction_changed=num_changed.astype(jnp.float32) / np.float32(size),
+        )
         return IsingLatticeState(new_spins, energy, magnetization, bond_sum), info
 
 
@@ -161,6 +183,11 @@ def swendsen_wang(model: IsingLattice) -> SwendsenWang:
     Args:
         model: an :class:`~statjax.energy.ising.IsingLattice` with ``J > 0`` (checked
             when concrete); any field ``h``.
+
+    Raises:
+        ValueError: for ``J <= 0``, or a lattice too large for the cluster labels
+            (int32 site indices), the random-number counters or (without
+            ``jax_enable_x64``) the int32 sums; the message names the largest size.
 
     Example:
         >>> import jax, jax.numpy as jnp, statjax
@@ -174,6 +201,14 @@ def swendsen_wang(model: IsingLattice) -> SwendsenWang:
     """
     if not isinstance(model, IsingLattice):
         raise TypeError(f"swendsen_wang takes an IsingLattice, got {type(model).__name__}.")
+    # Shapes only: a lattice too large is refused before anything is allocated.
+    check_lattice_sums(model.shape, "IsingLattice")
+    if model.num_spins > INT32_MAX:
+        raise ValueError(
+            f"swendsen_wang labels clusters by int32 site indices: at most {INT32_MAX} "
+            f"sites, got {model.num_spins} for shape {model.shape}."
+        )
+    check_site_counters(model.shape, "IsingLattice", numbers_per_site=len(model.shape) + 1)
     coupling = model.coupling
     if not isinstance(coupling, jax.core.Tracer) and not np.all(np.asarray(coupling) > 0):
         raise ValueError(

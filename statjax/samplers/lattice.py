@@ -15,6 +15,27 @@ for ``exp(-beta E)``:
   ``f_i`` (Glauber 1963, J. Math. Phys. 4, 294), ``P(s_i = a) ∝ exp(-beta E(a))``
   for a Potts spin.
 
+**What a sweep reports** (the contract of :mod:`statjax.samplers.base`):
+``SweepInfo.acceptance_rate`` is the mean over sites of the probability with
+which the site's update changes it — ``min(1, exp(-beta Delta E_i))`` for
+Metropolis (with the proposal drawn for a Potts spin), the probability of taking
+another value for the heat bath — each site evaluated when it is updated; it is
+read from the same integer thresholds the sweep compares with, so it costs one
+reduction per half-sweep. ``is_accepted`` says whether at least one site changed,
+``fraction_changed`` which fraction did (its expectation is ``acceptance_rate``).
+
+**Zero temperature** (``beta = +inf``, the greedy limit; no NaN appears):
+
+- Metropolis flips (or takes its proposed value) iff ``Delta E_i <= 0``: the limit
+  ``beta -> inf`` of ``min(1, exp(-beta Delta E_i))``, which is 1 for ``Delta E_i
+  = 0`` at every finite ``beta``; a zero-cost move stays allowed, so the dynamics
+  can wander along plateaus.
+- The heat bath takes the lowest-energy value; on a tie, a spin whose current
+  value is among the lowest keeps it (for an Ising spin: flip iff ``Delta E_i <
+  0``), otherwise it takes one of the lowest uniformly. (The limit of the finite
+  rule would flip a tied Ising spin with probability 1/2; keeping it makes the
+  zero-temperature heat bath the deterministic sign rule of Hopfield retrieval.)
+
 Spins that do not interact can be updated at once: the two sublattices of a
 bipartite (checkerboard) lattice, or the colour classes of a proper colouring of
 a sparse coupling graph. A dense coupling matrix couples everything, so its
@@ -41,6 +62,8 @@ from statjax.energy.ising import (
     IsingLattice,
     PottsLattice,
     SparseIsing,
+    check_lattice_sums,
+    integer_sum_dtype,
     lattice_bond_sum,
     lattice_neighbour_sum,
 )
@@ -93,29 +116,98 @@ def site_uniforms(key: PRNGKey, shape: tuple[int, ...], num: int = 1) -> jax.Arr
     return _to_unit(bits).reshape((num, *shape))
 
 
-def _sum_int32(*arrays: jax.Array) -> jax.Array:
-    """Exact int32 totals of small-integer arrays (values of a few units), ``(len(arrays),)``.
+_EXACT_FLOAT_ROW = 2**24 // 128
+"""Rows up to this length of int8 values (``|x| <= 127``) sum exactly in float32."""
+
+
+def integer_sums(*arrays: jax.Array) -> jax.Array:
+    """Exact totals of small-integer arrays (int8 or bool), ``(len(arrays),)``.
 
     Each array is summed along its last axis in float32, exact while a row's total
-    stays below ``2**24``, and the row totals are added in int32. XLA vectorises
-    float32 reductions on the CPU and not int32 ones: this is several times faster
-    than ``jnp.sum(x.astype(jnp.int32))``.
+    stays below ``2**24``, and the row totals are added in
+    :func:`~statjax.energy.ising.integer_sum_dtype` (int32, or int64 under
+    ``jax_enable_x64``; :func:`~statjax.energy.ising.check_lattice_sums` refuses
+    lattices whose totals int32 could not hold). XLA vectorises float32
+    reductions on the CPU and not integer ones: this is several times faster than
+    ``jnp.sum(x.astype(jnp.int32))``. Rows too long to be exact are summed in the
+    integer dtype directly.
     """
-    totals = [jnp.sum(jnp.sum(a.astype(jnp.float32), axis=-1).astype(jnp.int32)) for a in arrays]
+    dtype = integer_sum_dtype()
+    totals = [
+        jnp.sum(jnp.sum(a.astype(jnp.float32), axis=-1).astype(dtype))
+        if a.shape[-1] <= _EXACT_FLOAT_ROW
+        else jnp.sum(a, dtype=dtype)
+        for a in arrays
+    ]
     return jnp.stack(totals)
+
+
+def float_total(values: jax.Array) -> jax.Array:
+    """Sum of a float (or small-integer) array, one axis at a time in float32 or wider.
+
+    Reducing the axes one after the other keeps the rounding error of a sum of
+    ``N`` positive numbers near ``(sum of the sides) * eps`` rather than ``N * eps``;
+    only the first reduction reads the whole array.
+    """
+    total = values.astype(jnp.promote_types(values.dtype, jnp.float32))
+    for _ in range(values.ndim):
+        total = jnp.sum(total, axis=-1)
+    return total
+
+
+MAX_COUNTER_SITES = 2**32
+"""Sites a lattice sweep can number: its Threefry counters are uint32 site indices."""
+
+
+def check_site_counters(shape: tuple[int, ...], model: str, numbers_per_site: int = 1) -> None:
+    """Refuse a lattice whose uint32 random-number counters would wrap (repeated numbers).
+
+    A sweep counts sites in uint32 (:func:`site_uniforms` uses
+    ``numbers_per_site * N / 2`` counters, the inline path of the checkerboard
+    sweep one per site), so at most ``2**32`` counters exist; beyond, two sites
+    would draw the same numbers. Reads the shape only: nothing is allocated.
+    """
+    num_sites = int(np.prod(shape, dtype=object))
+    if numbers_per_site == 1:
+        max_sites = MAX_COUNTER_SITES
+    else:
+        max_sites = 2 * MAX_COUNTER_SITES // numbers_per_site
+    if num_sites > max_sites:
+        raise ValueError(
+            f"{model} of shape {shape} has {num_sites} sites; its random numbers are "
+            f"counted in uint32 (global site indices, sharded or not), which numbers at "
+            f"most {max_sites} sites; use a smaller lattice."
+        )
 
 
 # --------------------------------------------------------------------- shared bits
 
 
 class SweepInfo(NamedTuple):
-    """What one sweep did.
+    """What one sweep did (see the module docstring and :mod:`statjax.samplers.base`).
 
     Attributes:
-        acceptance_rate: fraction of spins whose value changed in the sweep.
+        acceptance_rate: mean over sites of the probability that the site's update
+            changes it (Metropolis: ``min(1, exp(-beta Delta E_i))``; heat bath:
+            the probability of another value), each at the moment of its update.
+        is_accepted: whether at least one site changed.
+        fraction_changed: fraction of sites whose value changed (a draw whose
+            expectation is ``acceptance_rate``).
     """
 
     acceptance_rate: jax.Array
+    is_accepted: jax.Array
+    fraction_changed: jax.Array
+
+
+def sweep_info(probability_sum: jax.Array, num_changed: jax.Array, num_sites: int) -> SweepInfo:
+    """A :class:`SweepInfo` from the summed acceptance probabilities and the changed sites."""
+    scale = np.float32(1.0 / num_sites)
+    return SweepInfo(
+        (probability_sum * scale).astype(jnp.float32),
+        num_changed > 0,
+        num_changed.astype(jnp.float32) * scale,
+    )
 
 
 class IsingLatticeState(NamedTuple):
@@ -124,8 +216,8 @@ class IsingLatticeState(NamedTuple):
     Attributes:
         position: ``int8`` spins ±1, the lattice shape.
         energy: ``E = -J * bond_sum - h * magnetization`` (float).
-        magnetization: ``M = sum_i s_i`` (int32).
-        bond_sum: ``sum_<ij> s_i s_j`` (int32).
+        magnetization: ``M = sum_i s_i`` (int32; int64 under ``jax_enable_x64``).
+        bond_sum: ``sum_<ij> s_i s_j`` (int32; int64 under ``jax_enable_x64``).
     """
 
     position: jax.Array
@@ -140,8 +232,8 @@ class PottsState(NamedTuple):
     Attributes:
         position: ``int8`` spins in ``0..q-1``, the lattice shape.
         energy: ``E = -J * num_satisfied - h * num_in_zero`` (float).
-        num_satisfied: number of bonds joining equal spins (int32).
-        num_in_zero: number of spins in state 0 (int32).
+        num_satisfied: number of bonds joining equal spins (int32; int64 under x64).
+        num_in_zero: number of spins in state 0 (int32; int64 under x64).
     """
 
     position: jax.Array
@@ -156,7 +248,8 @@ class SpinState(NamedTuple):
     Attributes:
         position: ``int8`` spins ±1, ``(N,)``.
         energy: the energy ``E(s)`` (float), recomputed at the end of every sweep.
-        magnetization: ``sum_i s_i`` (int32).
+        magnetization: ``sum_i s_i`` (int32: a graph's int32 neighbour table
+            bounds ``N`` below ``2**31`` anyway).
     """
 
     position: jax.Array
@@ -202,40 +295,60 @@ def _half_sweep_uniforms(key: PRNGKey, shape: tuple[int, ...]):
     return lambda colour: bits_of(colour).astype(jnp.float32) * jnp.float32(2.0**-24)
 
 
-def _flip_thresholds(rule: str, beta, coupling, field, dim: int) -> jax.Array:
+PROBABILITY_SCALE = 2**24
+"""A flip probability ``p`` is the integer threshold ``ceil(2**24 p)`` for 24-bit draws."""
+
+
+def flip_thresholds(rule: str, beta, coupling, field, dim: int) -> jax.Array:
     """Integer acceptance thresholds ``(2 dim + 1, 2)`` for ``k = s_i n_i`` and ``s_i = ∓1``.
 
     A flip costs ``Delta E = 2 (J k + h s)``; ``k`` takes the ``2 dim + 1`` values
     ``-2 dim, ..., 2 dim`` (step 2). The flip probability ``p`` is
     ``min(1, exp(-beta Delta E))`` (Metropolis) or ``1 / (1 + exp(beta Delta E))``
     (heat bath), and a 24-bit random integer ``n`` flips iff ``n < ceil(2**24 p)``,
-    which is exactly ``u < p`` for the float uniform ``u = n 2**-24``. The table is
-    computed once per step (10 numbers in 2-D), so a sweep does no floating-point
-    work per site: a few integer selects and one compare.
+    which is exactly ``u < p`` for the float uniform ``u = n 2**-24``; the flip
+    probability the sweep realises is ``threshold / 2**24``. The table is computed
+    once per step (10 numbers in 2-D), so a sweep does no floating-point work per
+    site: a few integer selects and one compare.
+
+    At ``beta = +inf`` a zero-cost flip would give ``inf * 0 = NaN``; it gets the
+    limit instead (Metropolis: probability 1) or keeps the spin (heat bath:
+    probability 0), as the module docstring says.
     """
     local = np.arange(-2 * dim, 2 * dim + 1, 2)[:, None]
     spin = np.array([-1, 1])[None, :]
-    cost = 2.0 * beta * (coupling * local + field * spin)
+    half_change = coupling * local + field * spin
+    cost = 2.0 * beta * half_change
     if rule == "metropolis":
-        probability = jnp.exp(-jnp.maximum(cost, 0.0))
+        probability = jnp.exp(-jnp.maximum(jnp.where(half_change == 0, 0.0, cost), 0.0))
     else:
-        probability = jax.nn.sigmoid(-cost)
-    return jnp.ceil(probability * 2.0**24).astype(jnp.int32)
+        tie_at_zero_temperature = jnp.isinf(beta) & (half_change == 0)
+        probability = jnp.where(tie_at_zero_temperature, 0.0, jax.nn.sigmoid(-cost))
+    return jnp.ceil(probability * float(PROBABILITY_SCALE)).astype(jnp.int32)
 
 
-def _check_rule(rule: str) -> str:
+def check_rule(rule: str) -> str:
+    """``rule`` if it is one of :data:`RULES`; ``ValueError`` otherwise."""
     if rule not in RULES:
         raise ValueError(f"rule must be one of {RULES}, got rule={rule!r}.")
     return rule
 
 
-def _checkerboard_masks(shape: tuple[int, ...]) -> np.ndarray:
-    """``(2, *shape)`` boolean masks of the even and odd sublattices (sum of indices)."""
-    parity = sum(np.indices(shape)) % 2
-    return np.stack([parity == 0, parity == 1])
+def checkerboard_parity(shape: tuple[int, ...]) -> jax.Array:
+    """``(shape)`` bool, True on the odd sublattice (odd sum of indices), built on the device.
+
+    Made of ``iota``s inside the compiled sweep, so no host array of the lattice's
+    size exists (``np.indices`` of a ``896^3`` lattice took 16 GiB) and XLA fuses it
+    with the update.
+    """
+    odd = jnp.zeros(shape, bool)
+    for axis in range(len(shape)):
+        odd = odd ^ ((jax.lax.broadcasted_iota(jnp.int32, shape, axis) & 1) == 1)
+    return odd
 
 
-def _check_even_sides(shape: tuple[int, ...], model: str) -> None:
+def check_even_sides(shape: tuple[int, ...], model: str) -> None:
+    """Refuse a lattice with an odd side (its checkerboard would not be bipartite)."""
     if any(side % 2 for side in shape):
         raise ValueError(
             f"checkerboard sweeps need even lattice sides (a bipartite periodic lattice); "
@@ -244,18 +357,22 @@ def _check_even_sides(shape: tuple[int, ...], model: str) -> None:
 
 
 def _flip_decision(rule: str, spins, local_field, uniform, beta):
-    """Whether each Ising spin changes, given ``f_i`` (float) and one uniform per site.
+    """``(flip, probability)`` of each Ising spin, given ``f_i`` (float) and one uniform per site.
 
     Metropolis flips with probability ``min(1, exp(-2 beta s_i f_i))``; the heat bath
     sets ``s_i = +1`` with probability ``1 / (1 + exp(-2 beta f_i))``, i.e. flips a
     spin with probability ``1 / (1 + exp(2 beta s_i f_i))``. Both accept a flip iff
     ``u < p``: ``exp`` overflows to ``inf`` for downhill flips, which ``u < inf``
-    accepts and the heat bath maps to probability 0 for the reverse.
+    accepts and the heat bath maps to probability 0 for the reverse. At
+    ``beta = inf`` a site with ``f_i = 0`` flips under Metropolis (the limit) and
+    stays under the heat bath (``0 * inf = NaN`` fails the comparison).
     """
     cost = 2.0 * beta * spins.astype(local_field.dtype) * local_field
     if rule == "metropolis":
-        return uniform < jnp.exp(-cost)
-    return uniform * (1.0 + jnp.exp(cost)) < 1.0
+        cost = jnp.where(local_field == 0, 0.0, cost)
+        return uniform < jnp.exp(-cost), jnp.exp(-jnp.maximum(cost, 0.0))
+    probability = jnp.where(jnp.isnan(cost), 0.0, jax.nn.sigmoid(-cost))
+    return uniform * (1.0 + jnp.exp(cost)) < 1.0, probability
 
 
 # ---------------------------------------------------------- checkerboard Ising
@@ -271,10 +388,13 @@ class CheckerboardIsing(Pytree):
     neighbour sum (``jnp.roll`` along every axis); ``k = s_i n_i`` takes ``2 d + 1``
     values, so the flip probabilities of all ``(k, s_i)`` pairs are tabulated once per
     step as integer thresholds for 24-bit random integers, and a sweep does no
-    floating-point work per site. One step = two half-sweeps.
-    Detailed balance holds for each half-sweep, so the sweep leaves
-    ``exp(-beta E)`` invariant (it is not reversible as a whole, which does not
-    matter). The bond and spin sums are updated in exact integer arithmetic.
+    floating-point work per site. One step = two half-sweeps; ``beta = +inf``
+    gives the greedy limit of the module docstring. Detailed balance holds for
+    each half-sweep, so the sweep leaves ``exp(-beta E)`` invariant (it is not
+    reversible as a whole, which does not matter). The bond and spin sums are
+    updated in exact integer arithmetic (int32, or int64 under ``jax_enable_x64``;
+    a lattice whose sums int32 cannot hold is refused when the kernel is built and
+    when it is traced). The sublattice masks are computed on the device.
 
     Build it with :func:`checkerboard`.
 
@@ -288,9 +408,15 @@ class CheckerboardIsing(Pytree):
     rule: str = static_field(default="metropolis")
 
     def init(self, position: ArrayLike) -> IsingLatticeState:
-        """State at spins ``position`` (±1, the lattice shape), with its exact sums."""
+        """State at spins ``position`` (±1, the lattice shape), with its exact sums.
+
+        A lattice whose sums the integer dtype cannot hold is refused here, at trace
+        time, before anything is computed
+        (:func:`~statjax.energy.ising.check_lattice_sums`).
+        """
+        check_lattice_sums(self.model.shape, "IsingLattice")
         spins = jnp.asarray(position).astype(jnp.int8)
-        magnetization = jnp.sum(spins.astype(jnp.int32))
+        magnetization = jnp.sum(spins, dtype=integer_sum_dtype())
         bond_sum = lattice_bond_sum(spins)
         energy = self.model.energy_from_sums(bond_sum, magnetization)
         return IsingLatticeState(spins, energy, magnetization, bond_sum)
@@ -298,14 +424,16 @@ class CheckerboardIsing(Pytree):
     def step(
         self, key: PRNGKey, state: IsingLatticeState, beta: ArrayLike
     ) -> tuple[IsingLatticeState, SweepInfo]:
-        """One sweep (both sublattices) at inverse temperature ``beta``."""
+        """One sweep (both sublattices) at inverse temperature ``beta`` (``+inf`` allowed)."""
         shape = self.model.shape
-        masks = _checkerboard_masks(shape)
+        check_lattice_sums(shape, "IsingLattice")
+        odd = checkerboard_parity(shape)
+        masks = (~odd, odd)
         bits_of = _half_sweep_bits(key, shape)
         dim = len(shape)
-        thresholds = _flip_thresholds(self.rule, beta, self.model.coupling, self.model.field, dim)
+        thresholds = flip_thresholds(self.rule, beta, self.model.coupling, self.model.field, dim)
         spins = state.position
-        flipped = []
+        flipped, probability_sum = [], 0.0
         for colour in range(2):
             neighbours = lattice_neighbour_sum(spins)
             local = spins * neighbours
@@ -315,16 +443,18 @@ class CheckerboardIsing(Pytree):
                 chosen = jnp.where(spin_up, thresholds[index, 1], thresholds[index, 0])
                 threshold = jnp.where(local == value, chosen, threshold)
             flip = masks[colour] & (bits_of(colour) < threshold)
+            # The realised flip probability of a site is its threshold / 2**24.
+            probability_sum += float_total(jnp.where(masks[colour], threshold, 0))
             spins = jnp.where(flip, -spins, spins)
             flipped.append(flip)
         # Every bond has exactly one end on sublattice 1, whose neighbours have not moved
         # since `neighbours` was computed: the bond sum is sum_{i in 1} s_i n_i, exactly,
         # without another pass of rolls.
-        bond_sum, magnetization, num_changed = _sum_int32(
+        bond_sum, magnetization, num_changed = integer_sums(
             jnp.where(masks[1], spins * neighbours, jnp.int8(0)), spins, flipped[0] | flipped[1]
         )
         energy = self.model.energy_from_sums(bond_sum, magnetization)
-        info = SweepInfo(num_changed / np.float32(self.model.num_spins))
+        info = sweep_info(probability_sum / PROBABILITY_SCALE, num_changed, self.model.num_spins)
         return IsingLatticeState(spins, energy, magnetization, bond_sum), info
 
 
@@ -348,7 +478,10 @@ class CheckerboardPotts(Pytree):
     the number of neighbours in state ``a``; the fractional part of ``(q - 1) u`` is
     the acceptance uniform (independent of its integer part). The heat bath draws
     ``s_i = a`` with probability ``∝ exp(beta (J n_i(a) + h delta_{a0}))`` by
-    inverting the cumulative weights. Sublattices as in :class:`CheckerboardIsing`.
+    inverting the cumulative weights. Sublattices as in :class:`CheckerboardIsing`;
+    ``beta = +inf`` as in the module docstring (Metropolis takes a proposal iff
+    ``Delta E <= 0``; the heat bath a lowest-energy value, keeping a tied current
+    one).
 
     Build it with :func:`checkerboard`.
 
@@ -362,13 +495,15 @@ class CheckerboardPotts(Pytree):
 
     def init(self, position: ArrayLike) -> PottsState:
         """State at spins ``position`` (``0..q-1``, the lattice shape)."""
+        check_lattice_sums(self.model.shape, "PottsLattice")
         spins = jnp.asarray(position).astype(jnp.int8)
         satisfied = sum(spins == jnp.roll(spins, -1, axis) for axis in range(spins.ndim))
-        num_satisfied, num_in_zero = _sum_int32(satisfied, spins == 0)
+        num_satisfied, num_in_zero = integer_sums(satisfied, spins == 0)
         energy = self.model.energy_from_sums(num_satisfied, num_in_zero)
         return PottsState(spins, energy, num_satisfied, num_in_zero)
 
     def _new_values(self, spins, neighbours, uniform, beta):
+        """``(new values, probability that each site changes)`` for every site."""
         q = self.model.num_states
         dtype = jnp.result_type(float, self.model.coupling, self.model.field)
         coupling, field = self.model.coupling, self.model.field
@@ -379,38 +514,59 @@ class CheckerboardPotts(Pytree):
             gained = _count_equal(neighbours, proposal) - _count_equal(neighbours, spins)
             zero_change = (proposal == 0).astype(dtype) - (spins == 0).astype(dtype)
             energy_change = -coupling * gained.astype(dtype) - field * zero_change
-            accept = (scaled - offset) < jnp.exp(-beta * energy_change)
-            return jnp.where(accept, proposal, spins)
+            # beta = inf: a zero-cost proposal takes the limit exp(0) = 1, not exp(NaN).
+            log_ratio = jnp.where(energy_change == 0, 0.0, -beta * energy_change)
+            accept = (scaled - offset) < jnp.exp(log_ratio)
+            return jnp.where(accept, proposal, spins), jnp.exp(jnp.minimum(log_ratio, 0.0))
         # Heat bath: log-weights beta (J n(a) + h delta_a0), shifted by their maximum.
+        gains = [coupling * _count_equal(neighbours, jnp.int8(a)).astype(dtype) for a in range(q)]
         log_weights = jnp.stack(
-            [
-                beta * (coupling * _count_equal(neighbours, jnp.int8(a)).astype(dtype))
-                + (beta * field if a == 0 else 0.0)
-                for a in range(q)
-            ]
+            [beta * gains[a] + (beta * field if a == 0 else 0.0) for a in range(q)]
         )
         weights = jnp.exp(log_weights - jnp.max(log_weights, axis=0))
+        # beta = inf: the lowest-energy values, uniformly (the finite weights are NaN there).
+        levels = jnp.stack([gains[a] + (field if a == 0 else 0.0) for a in range(q)])
+        lowest = levels == jnp.max(levels, axis=0)
+        zero_temperature = jnp.isinf(beta)
+        weights = jnp.where(zero_temperature, lowest.astype(weights.dtype), weights)
         cumulative = jnp.cumsum(weights, axis=0)
         threshold = uniform * cumulative[-1]
-        return jnp.sum(cumulative[:-1] <= threshold, axis=0, dtype=jnp.int8)
+        drawn = jnp.sum(cumulative[:-1] <= threshold, axis=0, dtype=jnp.int8)
+        is_current = [spins == a for a in range(q)]
+        current_weight = sum(jnp.where(is_current[a], weights[a], 0.0) for a in range(q))
+        current_is_lowest = sum(is_current[a] & lowest[a] for a in range(q)).astype(bool)
+        # ... and a tie keeps the current value.
+        keep = zero_temperature & current_is_lowest
+        change = jnp.where(
+            zero_temperature,
+            (~current_is_lowest).astype(weights.dtype),
+            1.0 - current_weight / cumulative[-1],
+        )
+        return jnp.where(keep, spins, drawn), change
 
     def step(
         self, key: PRNGKey, state: PottsState, beta: ArrayLike
     ) -> tuple[PottsState, SweepInfo]:
-        """One sweep (both sublattices) at inverse temperature ``beta``."""
+        """One sweep (both sublattices) at inverse temperature ``beta`` (``+inf`` allowed)."""
         shape = self.model.shape
-        masks = _checkerboard_masks(shape)
+        check_lattice_sums(shape, "PottsLattice")
+        odd = checkerboard_parity(shape)
+        masks = (~odd, odd)
         uniform_of = _half_sweep_uniforms(key, shape)
         spins = state.position
+        probability_sum = 0.0
         for colour in range(2):
-            new = self._new_values(spins, _potts_neighbours(spins), uniform_of(colour), beta)
+            new, change = self._new_values(
+                spins, _potts_neighbours(spins), uniform_of(colour), beta
+            )
+            probability_sum += float_total(jnp.where(masks[colour], change, 0.0))
             spins = jnp.where(masks[colour], new, spins)
         satisfied = sum(spins == jnp.roll(spins, -1, axis) for axis in range(spins.ndim))
-        num_satisfied, num_in_zero, num_changed = _sum_int32(
+        num_satisfied, num_in_zero, num_changed = integer_sums(
             satisfied, spins == 0, spins != state.position
         )
         energy = self.model.energy_from_sums(num_satisfied, num_in_zero)
-        info = SweepInfo(num_changed / np.float32(self.model.num_spins))
+        info = sweep_info(probability_sum, num_changed, self.model.num_spins)
         return PottsState(spins, energy, num_satisfied, num_in_zero), info
 
 
@@ -424,6 +580,11 @@ def checkerboard(
             :class:`~statjax.energy.ising.PottsLattice`, with even sides.
         rule: ``"metropolis"`` or ``"heat_bath"`` (Glauber 1963).
 
+    Raises:
+        ValueError: for odd sides, an unknown rule, or a lattice whose integer sums
+            (without ``jax_enable_x64``) or random-number counters would overflow;
+            the message names the largest size that fits.
+
     Example:
         >>> import jax, jax.numpy as jnp, statjax
         >>> from statjax.energy.ising import square_ising
@@ -434,13 +595,15 @@ def checkerboard(
         >>> energies.shape
         (100, 4)
     """
-    rule = _check_rule(rule)
-    if isinstance(model, IsingLattice):
-        _check_even_sides(model.shape, "IsingLattice")
-        return CheckerboardIsing(model, rule)
-    if isinstance(model, PottsLattice):
-        _check_even_sides(model.shape, "PottsLattice")
-        return CheckerboardPotts(model, rule)
+    rule = check_rule(rule)
+    if isinstance(model, IsingLattice | PottsLattice):
+        name = type(model).__name__
+        check_even_sides(model.shape, name)
+        # Shapes only: a lattice too large is refused before anything is allocated.
+        check_lattice_sums(model.shape, name)
+        check_site_counters(model.shape, name)
+        kernel_class = CheckerboardIsing if isinstance(model, IsingLattice) else CheckerboardPotts
+        return kernel_class(model, rule)
     raise TypeError(
         f"checkerboard takes an IsingLattice or a PottsLattice, got {type(model).__name__}; "
         "use colored_sweep for a SparseIsing and sequential_sweep for a DenseIsing."
@@ -477,6 +640,7 @@ class ColoredSweep(Pytree):
     the ``num_colors`` classes in turn, each with local fields
     ``f_i = sum_k J_ik s_{n(i,k)} + h_i`` from one gather, and the flip cost
     ``Delta E_i = 2 s_i f_i``. The energy is recomputed at the end of each sweep.
+    ``beta = +inf`` as in the module docstring.
 
     Build it with :func:`colored_sweep`.
 
@@ -502,15 +666,17 @@ class ColoredSweep(Pytree):
         uniform = site_uniforms(key, self.model.spin_shape, num=1)[0]
         spins = state.position
         num_flipped = jnp.zeros((), jnp.int32)
+        probability_sum = 0.0
         for color in range(self.num_colors):
             local_field = self.model.local_fields(spins)
-            flip = (self.colors == color) & _flip_decision(
-                self.rule, spins, local_field, uniform, beta
-            )
+            in_class = self.colors == color
+            decision, probability = _flip_decision(self.rule, spins, local_field, uniform, beta)
+            flip = in_class & decision
+            probability_sum += jnp.sum(jnp.where(in_class, probability, 0.0))
             num_flipped += jnp.sum(flip.astype(jnp.int32))
             spins = jnp.where(flip, -spins, spins)
         new_state = SpinState(spins, self.model(spins), jnp.sum(spins.astype(jnp.int32)))
-        return new_state, SweepInfo(num_flipped / np.float32(self.model.num_spins))
+        return new_state, sweep_info(probability_sum, num_flipped, self.model.num_spins)
 
 
 def colored_sweep(model: SparseIsing, rule: str = "metropolis") -> ColoredSweep:
@@ -527,7 +693,7 @@ def colored_sweep(model: SparseIsing, rule: str = "metropolis") -> ColoredSweep:
         >>> kernel.num_colors
         2
     """
-    rule = _check_rule(rule)
+    rule = check_rule(rule)
     if not isinstance(model, SparseIsing):
         raise TypeError(f"colored_sweep takes a SparseIsing, got {type(model).__name__}.")
     colors = greedy_coloring(np.asarray(model.neighbors), np.asarray(model.neighbor_couplings))
@@ -546,6 +712,8 @@ class SequentialSweep(Pytree):
     ``-2 s_i J[:, i]`` to ``f``, so a sweep costs ``O(N^2)``, the price of one
     energy evaluation. ``f`` is computed afresh at the start of each sweep and the
     energy at its end, so rounding errors never accumulate across sweeps.
+    ``beta = +inf`` as in the module docstring (the heat bath then is the sign
+    rule ``s_i <- sign(f_i)``, a zero field keeping ``s_i``).
 
     Build it with :func:`sequential_sweep`.
 
@@ -568,22 +736,33 @@ class SequentialSweep(Pytree):
         couplings = self.model.couplings
 
         def update(i, carry):
-            spins, local_field, num_flipped = carry
+            spins, local_field, num_flipped, probability_sum = carry
             spin = spins[i]
-            flip = _flip_decision(self.rule, spin, local_field[i], uniform[i], beta)
+            flip, probability = _flip_decision(self.rule, spin, local_field[i], uniform[i], beta)
             change = jnp.where(flip, -2 * spin, 0).astype(local_field.dtype)
             local_field = local_field + change * couplings[i]
             spins = spins.at[i].set(jnp.where(flip, -spin, spin))
-            return spins, local_field, num_flipped + flip.astype(jnp.int32)
+            return (
+                spins,
+                local_field,
+                num_flipped + flip.astype(jnp.int32),
+                probability_sum + probability,
+            )
 
-        spins, _, num_flipped = jax.lax.fori_loop(
+        initial_field = self.model.local_fields(state.position)
+        spins, _, num_flipped, probability_sum = jax.lax.fori_loop(
             0,
             self.model.num_spins,
             update,
-            (state.position, self.model.local_fields(state.position), jnp.zeros((), jnp.int32)),
+            (
+                state.position,
+                initial_field,
+                jnp.zeros((), jnp.int32),
+                jnp.zeros((), initial_field.dtype),
+            ),
         )
         new_state = SpinState(spins, self.model(spins), jnp.sum(spins.astype(jnp.int32)))
-        return new_state, SweepInfo(num_flipped / np.float32(self.model.num_spins))
+        return new_state, sweep_info(probability_sum, num_flipped, self.model.num_spins)
 
 
 def sequential_sweep(model: DenseIsing, rule: str = "metropolis") -> SequentialSweep:
@@ -597,7 +776,7 @@ def sequential_sweep(model: DenseIsing, rule: str = "metropolis") -> SequentialS
         >>> state.position.shape
         (8,)
     """
-    rule = _check_rule(rule)
+    rule = check_rule(rule)
     if not isinstance(model, DenseIsing):
         raise TypeError(f"sequential_sweep takes a DenseIsing, got {type(model).__name__}.")
     return SequentialSweep(model, rule)

@@ -10,13 +10,15 @@ runs inside :func:`jax.shard_map`, so no device ever holds more than its block
 plus two rows: a lattice larger than one device's memory can be swept.
 
 The sweep is *bit-identical* to :class:`~statjax.samplers.lattice.CheckerboardIsing`
-with the same keys: the sublattice of a site is the parity of its *global*
-indices, and the random integer of a site is the Threefry-2x32 word of its
+with the same keys (``beta = +inf`` included): the sublattice of a site is the
+parity of its *global* indices (computed from ``iota``s on each device, never as
+a host array), and the random integer of a site is the Threefry-2x32 word of its
 *global* index exactly as the single-device sweep computes it (both of its
 layouts, below and above :data:`~statjax.samplers.lattice.INLINE_RANDOM_MIN_SITES`
-sites). The exact integer sums (bond sum, magnetization, flips) are local sums
-followed by one ``psum``. Tested against the single-device sweep with 4 forced
-host devices.
+sites). The exact integer sums (bond sum, magnetization, flips; int64 under
+``jax_enable_x64``, else refused beyond int32 as for the single-device sweep) and
+the summed acceptance probabilities are local sums followed by one ``psum``.
+Tested against the single-device sweep with 4 forced host devices.
 
 The kernel follows the statjax kernel API, so ``run_chains`` runs it (a few
 chains of one huge lattice each: the chain axis is vmapped, the rows are split).
@@ -29,18 +31,21 @@ from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 from jax.typing import ArrayLike
 
-from statjax.energy.ising import IsingLattice
+from statjax.energy.ising import IsingLattice, check_lattice_sums
 from statjax.pytree import Pytree, static_field
 from statjax.samplers.lattice import (
     INLINE_RANDOM_MIN_SITES,
+    PROBABILITY_SCALE,
     CheckerboardIsing,
     IsingLatticeState,
     SweepInfo,
-    _check_even_sides,
-    _check_rule,
-    _checkerboard_masks,
-    _flip_thresholds,
-    _sum_int32,
+    check_even_sides,
+    check_rule,
+    check_site_counters,
+    flip_thresholds,
+    float_total,
+    integer_sums,
+    sweep_info,
     threefry2x32,
 )
 from statjax.types import PRNGKey
@@ -105,21 +110,25 @@ class ShardedCheckerboardIsing(Pytree):
         return jax.device_put(spins, NamedSharding(self.mesh, spec))
 
     def init(self, position: ArrayLike) -> IsingLatticeState:
-        """State at spins ``position``; the sums come from jitted rolls, which XLA
-        partitions with the same halo exchange."""
+        """State at spins ``position``, with its exact sums.
+
+        The sums come from jitted rolls, which XLA partitions with the same halo
+        exchange.
+        """
         return CheckerboardIsing(self.model, self.rule).init(position)
 
     def step(
         self, key: PRNGKey, state: IsingLatticeState, beta: ArrayLike
     ) -> tuple[IsingLatticeState, SweepInfo]:
-        """One sweep (both sublattices) at inverse temperature ``beta``."""
+        """One sweep (both sublattices) at inverse temperature ``beta`` (``+inf`` allowed)."""
+        check_lattice_sums(self.model.shape, "IsingLattice")
         rows, cols = self.model.shape
         size = rows * cols
         num_shards = self.mesh.shape[self.axis]
         local_rows = rows // num_shards
         axis = self.axis
         seeds = jax.random.bits(key, (2,), jnp.uint32)
-        thresholds = _flip_thresholds(self.rule, beta, self.model.coupling, self.model.field, 2)
+        thresholds = flip_thresholds(self.rule, beta, self.model.coupling, self.model.field, 2)
         to_next = [(i, (i + 1) % num_shards) for i in range(num_shards)]
         to_previous = [(i, (i - 1) % num_shards) for i in range(num_shards)]
 
@@ -130,17 +139,16 @@ class ShardedCheckerboardIsing(Pytree):
             return vertical + jnp.roll(spins, 1, 1) + jnp.roll(spins, -1, 1)
 
         def local_sweep(spins, seeds, thresholds):
-            first_row = jax.lax.axis_index(axis) * local_rows
-            first_site = (first_row * cols).astype(jnp.uint32)
+            first_row = jax.lax.axis_index(axis).astype(jnp.uint32) * jnp.uint32(local_rows)
+            # uint32: the first site index exceeds int32 from 2**31 sites (x64 runs).
+            first_site = first_row * jnp.uint32(cols)
             sites = first_site + jax.lax.iota(jnp.uint32, spins.size).reshape(spins.shape)
-            # Sublattice masks are constants of the block, swapped on blocks that start
-            # at an odd global row (only when the block has an odd number of rows).
-            masks = _checkerboard_masks(spins.shape)
-            if local_rows % 2:
-                odd = first_row % 2 == 1
-                masks = jnp.where(odd, masks[::-1], masks)
-            parity_is = [masks[0], masks[1]]
-            flipped = []
+            # The sublattice is the parity of the global indices, from iotas on the device.
+            global_row = first_row + jax.lax.broadcasted_iota(jnp.uint32, spins.shape, 0)
+            column = jax.lax.broadcasted_iota(jnp.uint32, spins.shape, 1)
+            odd = ((global_row ^ column) & jnp.uint32(1)) == 1
+            parity_is = [~odd, odd]
+            flipped, probability_sum = [], 0.0
             for colour in range(2):
                 neighbours = neighbour_sum(spins)
                 local = spins * neighbours
@@ -151,26 +159,28 @@ class ShardedCheckerboardIsing(Pytree):
                     threshold = jnp.where(local == value, chosen, threshold)
                 bits = _site_bits(seeds, sites, size, colour)
                 flip = parity_is[colour] & (bits < threshold)
+                probability_sum += float_total(jnp.where(parity_is[colour], threshold, 0))
                 spins = jnp.where(flip, -spins, spins)
                 flipped.append(flip)
             # As in CheckerboardIsing: each bond has one end on sublattice 1, whose
             # neighbours have not moved since the last `neighbours`.
-            sums = _sum_int32(
+            sums = integer_sums(
                 jnp.where(parity_is[1], spins * neighbours, jnp.int8(0)),
                 spins,
                 flipped[0] | flipped[1],
             )
-            return spins, jax.lax.psum(sums, axis)
+            return spins, jax.lax.psum(sums, axis), jax.lax.psum(probability_sum, axis)
 
         sweep = jax.shard_map(
             local_sweep,
             mesh=self.mesh,
             in_specs=(P(axis, None), P(), P()),
-            out_specs=(P(axis, None), P()),
+            out_specs=(P(axis, None), P(), P()),
         )
-        spins, (bond_sum, magnetization, num_changed) = sweep(state.position, seeds, thresholds)
+        spins, sums, probability_sum = sweep(state.position, seeds, thresholds)
+        bond_sum, magnetization, num_changed = sums
         energy = self.model.energy_from_sums(bond_sum, magnetization)
-        info = SweepInfo(num_changed / np.float32(size))
+        info = sweep_info(probability_sum / PROBABILITY_SCALE, num_changed, size)
         return IsingLatticeState(spins, energy, magnetization, bond_sum), info
 
 
@@ -186,10 +196,12 @@ def sharded_checkerboard(
         axis: the mesh axis to split the rows over.
         rule: ``"metropolis"`` or ``"heat_bath"``.
     """
-    rule = _check_rule(rule)
+    rule = check_rule(rule)
     if not isinstance(model, IsingLattice) or len(model.shape) != 2:
         raise TypeError("sharded_checkerboard takes a 2-D IsingLattice.")
-    _check_even_sides(model.shape, "IsingLattice")
+    check_even_sides(model.shape, "IsingLattice")
+    check_lattice_sums(model.shape, "IsingLattice")
+    check_site_counters(model.shape, "IsingLattice")
     if axis not in mesh.shape:
         raise ValueError(f"mesh has no axis {axis!r}; its axes are {tuple(mesh.shape)}.")
     if model.shape[0] % mesh.shape[axis]:

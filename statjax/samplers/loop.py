@@ -65,6 +65,34 @@ def beta_at(beta: Any, step: jax.typing.ArrayLike, num_chains: int, dtype: Any =
     return jnp.broadcast_to(value, (num_chains,))
 
 
+def _is_under(path: Any, names: Sequence[str]) -> str | None:
+    """The name in ``names`` (a dotted field path) that ``path`` lies under, if any."""
+    text = jax.tree_util.keystr(path)
+    for name in names:
+        prefix = "." + name
+        if text == prefix or text.startswith((prefix + ".", prefix + "[")):
+            return name
+    return None
+
+
+def per_chain_leaves(kernel: Any, per_chain: Sequence[str]) -> list[Any]:
+    """The kernel's leaves under the named fields; ``ValueError`` for a name that has none."""
+    selected, used = [], set()
+    for path, leaf in _leaves_with_path(kernel):
+        name = _is_under(path, per_chain)
+        if name is not None:
+            used.add(name)
+            selected.append(leaf)
+    missing = [name for name in per_chain if name not in used]
+    if missing:
+        fields = sorted(jax.tree_util.keystr(p)[1:] for p, _ in _leaves_with_path(kernel))
+        raise ValueError(
+            f"per_chain names {missing}, which are not array fields of the kernel; "
+            f"its array leaves are {fields}."
+        )
+    return selected
+
+
 def kernel_axes(kernel: Any, per_chain: Sequence[str] = ()) -> Any:
     """``vmap`` axes for ``kernel``: 0 on the leaves under the named fields, ``None`` elsewhere.
 
@@ -73,26 +101,10 @@ def kernel_axes(kernel: Any, per_chain: Sequence[str] = ()) -> Any:
     """
     if not per_chain:
         return None
-    prefixes = ["." + name for name in per_chain]
-    used = set()
-
-    def axis(path, _leaf):
-        text = jax.tree_util.keystr(path)
-        for prefix in prefixes:
-            if text == prefix or text.startswith((prefix + ".", prefix + "[")):
-                used.add(prefix)
-                return 0
-        return None
-
-    axes = jax.tree_util.tree_map_with_path(axis, kernel)
-    missing = [p[1:] for p in prefixes if p not in used]
-    if missing:
-        fields = sorted({jax.tree_util.keystr(p)[1:] for p, _ in _leaves_with_path(kernel)})
-        raise ValueError(
-            f"per_chain names {missing}, which are not array fields of the kernel; "
-            f"its array leaves are {fields}."
-        )
-    return axes
+    per_chain_leaves(kernel, per_chain)  # refuses unknown names
+    return jax.tree_util.tree_map_with_path(
+        lambda path, _: 0 if _is_under(path, per_chain) is not None else None, kernel
+    )
 
 
 def _leaves_with_path(tree):
@@ -225,6 +237,7 @@ __all__ = [
     "chain_keys",
     "init_chains",
     "kernel_axes",
+    "per_chain_leaves",
     "sample_chains",
     "step_chains",
 ]

@@ -24,7 +24,7 @@ from statjax.checks import (
 )
 from statjax.moments import RunningMoments, running_moments_init, running_moments_update
 from statjax.pytree import structure_key
-from statjax.samplers.loop import Reducer, init_chains, kernel_axes, sample_chains
+from statjax.samplers.loop import Reducer, init_chains, per_chain_leaves, sample_chains
 from statjax.types import ArrayTree, BetaLike, PRNGKey
 
 ProgressCallback = Callable[[int, int, Any], None]
@@ -114,9 +114,9 @@ def run_chains(
         raise ValueError("streaming=True needs an `observe` function whose moments to keep.")
     key = as_key(key)
     per_chain = tuple(per_chain)
-    states = initial_states(kernel, initial, per_chain)
-    num_chains = count_chains(states)
+    num_chains = count_chains(initial.position if is_state(initial) else initial)
     _check_per_chain(kernel, per_chain, num_chains)
+    states = initial_states(kernel, initial, per_chain)
     check_initial_energy(states.energy)
     beta = prepare_beta(beta, num_chains, start_step, num_steps)
     chunk_size = _chunk_size(chunk_size, num_steps, thin, callback)
@@ -253,15 +253,8 @@ def _init_states(kernel, positions, *, per_chain, structure):
 
 
 def _check_per_chain(kernel, per_chain, num_chains) -> None:
-    if not per_chain:
-        return
-    axes = kernel_axes(kernel, per_chain)
-    for leaf, axis in zip(
-        jax.tree_util.tree_leaves(kernel),
-        jax.tree_util.tree_leaves(axes, is_leaf=lambda x: x is None),
-        strict=True,
-    ):
-        if axis == 0 and (jnp.ndim(leaf) == 0 or jnp.shape(leaf)[0] != num_chains):
+    for leaf in per_chain_leaves(kernel, per_chain):
+        if jnp.ndim(leaf) == 0 or jnp.shape(leaf)[0] != num_chains:
             raise ValueError(
                 f"a per_chain kernel field needs a leading axis of {num_chains} chains, "
                 f"got a leaf of shape {jnp.shape(leaf)}."

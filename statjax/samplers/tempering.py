@@ -35,12 +35,13 @@ rejection rates ``r_k = 1 - E[alpha_k]``; its integral is the global barrier
 equal steps of the piecewise-linear cumulative barrier (:func:`adapted_ladder`).
 """
 
-from typing import Any, NamedTuple
+from typing import Any, ClassVar, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from statjax.checks import as_key, check_count, check_initial_energy
 from statjax.pytree import Pytree, static_field
 from statjax.types import ArrayTree, PRNGKey
 
@@ -48,6 +49,10 @@ SWAP_SCHEMES = ("deterministic", "stochastic", "random_pair")
 """The neighbour-swap schemes :class:`ReplicaExchange` knows."""
 
 HOT_END, COLD_END, NO_END = 0, 1, -1
+
+ENERGY_AXES = "(chain, replica)"
+"""How an entry of the ``(num_chains, R)`` energies of replica-exchange runs is named
+in error messages (``check_initial_energy(energy, what=ENERGY_AXES)``)."""
 
 
 class ReplicaExchangeState(NamedTuple):
@@ -90,15 +95,22 @@ class ReplicaExchangeState(NamedTuple):
 
 
 class ReplicaExchangeInfo(NamedTuple):
-    """What one round did.
+    """What one round did (see :mod:`statjax.samplers.base` for the first two fields).
 
     Attributes:
+        acceptance_rate: mean swap acceptance probability ``alpha_k`` over the pairs
+            proposed this round; when the scheme proposes none (``R = 2`` under DEO
+            at odd rounds), the mean ``alpha_k`` over all pairs, the probability a
+            proposal would have had.
+        is_accepted: whether at least one swap was accepted.
         kernel_info: the inner kernel's infos, leading axis ``R`` (by replica).
         swap_acceptance_rate: ``(R - 1,)`` ``alpha_k`` of every neighbouring pair.
         is_swap_proposed: ``(R - 1,)`` which pairs the scheme proposed.
         is_swap_accepted: ``(R - 1,)`` which pairs exchanged their replicas.
     """
 
+    acceptance_rate: jax.Array
+    is_accepted: jax.Array
     kernel_info: Any
     swap_acceptance_rate: jax.Array
     is_swap_proposed: jax.Array
@@ -112,16 +124,20 @@ class ReplicaExchange(Pytree):
     its own temperature ``beta * betas[k]``, then one round of neighbour swaps.
     The ``beta`` argument scales the whole ladder (``1.0``, the default of
     :func:`~statjax.samplers.run.run_chains`, leaves it as given), so annealing a
-    ladder is a schedule like any other. ``betas`` and the inner kernel's numbers
-    are leaves: a new ladder (of the same length) or step size never recompiles;
-    ``scheme`` is static. Build it with :func:`replica_exchange`; run it with
-    ``run_chains`` (positions ``(num_chains, R, ...)``: independent PT runs) and
-    read the statistics with :func:`tempering_statistics`.
+    ladder is a schedule like any other; like every kernel's, it has no default.
+    ``betas`` and the inner kernel's numbers are leaves: a new ladder (of the same
+    length) or step size never recompiles; ``scheme`` is static. Build it with
+    :func:`replica_exchange`; run it with ``run_chains`` (positions ``(num_chains,
+    R, ...)``: independent PT runs) and read the statistics with
+    :func:`tempering_statistics`.
     """
 
     kernel: Any
     betas: jax.Array
     scheme: str = static_field(default="deterministic")
+
+    energy_axes: ClassVar[str] = ENERGY_AXES
+    """What an entry of the ``(num_chains, R)`` energies is called in error messages."""
 
     @property
     def num_replicas(self) -> int:
@@ -152,12 +168,12 @@ class ReplicaExchange(Pytree):
         )
 
     def step(
-        self, key: PRNGKey, state: ReplicaExchangeState, beta: jax.typing.ArrayLike = 1.0
+        self, key: PRNGKey, state: ReplicaExchangeState, beta: jax.typing.ArrayLike
     ) -> tuple[ReplicaExchangeState, ReplicaExchangeInfo]:
         """One local step of every replica, then one round of neighbour swaps."""
         num_replicas = self.num_replicas
         betas = beta * self.betas
-        key_local, key_pairs, key_accept = jax.random.split(key, 3)
+        key_local, key_pairs, key_accept = jax.random.split(as_key(key), 3)
         replica_betas = betas[state.temperature_index]
         keys = jax.random.split(key_local, num_replicas)
         states, kernel_info = jax.vmap(self.kernel.step)(keys, state.replica_states, replica_betas)
@@ -204,7 +220,17 @@ class ReplicaExchange(Pytree):
             last_end=last_end,
             round_trips=state.round_trips + completed,
         )
-        return new_state, ReplicaExchangeInfo(kernel_info, alpha, proposed, accepted)
+        num_proposed = jnp.sum(proposed)
+        proposed_mean = jnp.sum(jnp.where(proposed, alpha, 0.0)) / jnp.maximum(num_proposed, 1)
+        info = ReplicaExchangeInfo(
+            acceptance_rate=jnp.where(num_proposed > 0, proposed_mean, jnp.mean(alpha)),
+            is_accepted=jnp.any(accepted),
+            kernel_info=kernel_info,
+            swap_acceptance_rate=alpha,
+            is_swap_proposed=proposed,
+            is_swap_accepted=accepted,
+        )
+        return new_state, info
 
     def _proposed_pairs(self, key: PRNGKey, round_index: jax.Array) -> jax.Array:
         """``(R - 1,)`` bool: the pairs ``(k, k + 1)`` proposed this round (disjoint)."""
@@ -331,7 +357,7 @@ def tempering_statistics(
         state.num_swaps_proposed > 0, state.num_swaps_proposed, jnp.nan
     )
     cumulative = jnp.concatenate(
-        [jnp.zeros(rejection.shape[:-1] + (1,), rejection.dtype), jnp.cumsum(rejection, -1)], -1
+        [jnp.zeros((*rejection.shape[:-1], 1), rejection.dtype), jnp.cumsum(rejection, -1)], -1
     )
     round_trips = jnp.sum(state.round_trips, -1)
     return TemperingStatistics(
@@ -412,9 +438,9 @@ def adapted_ladder(
             f"rejection_rates must have shape ({betas.shape[-1] - 1},) for a ladder of "
             f"{betas.shape[-1]} betas, got {rates.shape}; average over chains first."
         )
-    num_betas = betas.shape[-1] if num_betas is None else int(num_betas)
-    if num_betas < 2:
-        raise ValueError(f"num_betas must be >= 2, got {num_betas}.")
+    num_betas = (
+        betas.shape[-1] if num_betas is None else check_count("num_betas", num_betas, minimum=2)
+    )
     cumulative = jnp.concatenate([jnp.zeros(1, rates.dtype), jnp.cumsum(rates)])
     targets = jnp.linspace(0.0, 1.0, num_betas) * cumulative[-1]
     new = jnp.interp(targets, cumulative, betas)
@@ -462,21 +488,27 @@ def tune_ladder(
 ) -> LadderTuning:
     """Adapt the ladder over rounds of doubling length (Syed et al. 2022, Algorithm 4).
 
-    Round ``n`` runs ``num_steps * 2^n`` steps with the current ladder, estimates
-    the rejection rates (averaged over chains) and replaces the ladder by
-    :func:`adapted_ladder`; the next round starts from where every temperature
-    slot ended. All rounds share one compiled program (same ladder length, chunks
-    of ``num_steps``).
+    Round ``n`` runs ``num_steps * 2^n`` steps with the current ladder (through
+    :func:`~statjax.samplers.run.run_chains`), estimates the rejection rates
+    (averaged over chains) and replaces the ladder by :func:`adapted_ladder`; the
+    next round starts from where every temperature slot ended. The rounds are one
+    run in global steps: round ``n`` starts at step ``num_steps (2^n - 1)``, so its
+    keys follow the one key rule of :mod:`statjax.samplers.loop`. All rounds share
+    one compiled program (same ladder length, chunks of ``num_steps``).
 
     Args:
         kernel: a :class:`ReplicaExchange` with the starting ladder.
-        key: PRNG key; round ``n`` uses ``fold_in(key, n)``.
-        initial: ``(num_chains, R, ...)`` starting positions.
+        key: PRNG key (``jax.random.key`` or a legacy ``PRNGKey``).
+        initial: ``(num_chains, R, ...)`` starting positions (or states).
         num_rounds: rounds of adaptation.
         num_steps: steps of the first round.
 
     Returns:
         A :class:`LadderTuning`.
+
+    Raises:
+        ValueError: if a starting energy is not finite, naming its
+            ``(chain, replica)``; or for counts that are not whole numbers >= 1.
 
     Example:
         >>> import jax, jax.numpy as jnp, statjax
@@ -487,28 +519,31 @@ def tune_ladder(
         >>> tuning.ladders.shape, tuning.positions.shape  # doctest: +SKIP
         ((3, 4), (2, 4, 1))
     """
-    from statjax.samplers.run import run_chains  # run.py is the layer above the kernels
+    from statjax.samplers.run import initial_states, run_chains  # the layer above the kernels
 
-    if int(num_rounds) != num_rounds or num_rounds < 1:
-        raise ValueError(f"num_rounds must be a positive integer, got {num_rounds!r}.")
-    positions, ladders, barriers = initial, [kernel.betas], []
-    for round_index in range(int(num_rounds)):
+    key = as_key(key)
+    num_rounds = check_count("num_rounds", num_rounds)
+    num_steps = check_count("num_steps", num_steps)
+    states = initial_states(kernel, initial)
+    check_initial_energy(states.energy, what=ENERGY_AXES)
+    start, ladders, barriers = states, [kernel.betas], []
+    first_step = 0
+    for round_index in range(num_rounds):
+        length = num_steps * 2**round_index
         final, _ = run_chains(
-            kernel,
-            jax.random.fold_in(key, round_index),
-            positions,
-            int(num_steps) * 2**round_index,
-            chunk_size=int(num_steps),
+            kernel, key, start, length, start_step=first_step, chunk_size=num_steps
         )
+        first_step += length
         rejection = tempering_statistics(final, kernel.betas).rejection_rates.mean(0)
         barriers.append(jnp.sum(rejection))
         kernel = kernel.replace(betas=adapted_ladder(kernel.betas, rejection))
         ladders.append(kernel.betas)
-        positions = positions_by_temperature(final)
-    return LadderTuning(kernel, positions, jnp.stack(ladders), jnp.stack(barriers))
+        start = positions_by_temperature(final)
+    return LadderTuning(kernel, start, jnp.stack(ladders), jnp.stack(barriers))
 
 
 __all__ = [
+    "ENERGY_AXES",
     "SWAP_SCHEMES",
     "LadderTuning",
     "ReplicaExchange",

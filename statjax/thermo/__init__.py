@@ -5,24 +5,20 @@ Also the large deviations of an observable (a loss) by tilted ensembles.
 
 from statjax.thermo.ais import (
     AISResult,
-    InterpolatedEnergy,
     ais,
     ais_estimate,
     ais_geometric,
     importance_sampling_ess,
-    interpolated_energy,
     log_mean_exp,
 )
 from statjax.thermo.entropy import (
     categorical_entropy,
     entropy_from_logits,
-    expected_calibration_error,
     expected_entropy,
     free_energy_loss,
     mutual_information,
     negative_log_likelihood,
     predictive_entropy,
-    reliability_diagram,
 )
 from statjax.thermo.exact import (
     ExactThermodynamics,
@@ -40,16 +36,13 @@ from statjax.thermo.integration import (
     trapezoid_weights,
 )
 from statjax.thermo.large_deviations import (
+    TILT_LADDER_FIELDS,
     LargeDeviationRate,
-    TiltedEnergy,
-    TiltedKernel,
     TiltedSamples,
-    TiltedState,
     adapt_tilted_step_sizes,
     large_deviation_rate,
     sample_tilted,
-    tilted_energy,
-    tilted_kernel,
+    tilt_ladder,
 )
 from statjax.thermo.observables import (
     Estimate,
@@ -73,19 +66,16 @@ from statjax.thermo.onsager import (
 )
 
 __all__ = [
-    "AISResult",
     "CRITICAL_BETA",
+    "QUADRATURE_RULES",
+    "TILT_LADDER_FIELDS",
+    "AISResult",
     "Estimate",
     "ExactThermodynamics",
-    "InterpolatedEnergy",
     "LargeDeviationRate",
-    "QUADRATURE_RULES",
     "SpinObservables",
     "ThermodynamicIntegration",
-    "TiltedEnergy",
-    "TiltedKernel",
     "TiltedSamples",
-    "TiltedState",
     "abs_magnetization_per_spin",
     "adapt_tilted_step_sizes",
     "ais",
@@ -99,7 +89,6 @@ __all__ = [
     "entropy_from_logits",
     "exact_log_z",
     "exact_thermodynamics",
-    "expected_calibration_error",
     "expected_entropy",
     "free_energy",
     "free_energy_loss",
@@ -108,7 +97,6 @@ __all__ = [
     "grid_log_z",
     "heat_capacity_per_spin",
     "importance_sampling_ess",
-    "interpolated_energy",
     "jackknife",
     "large_deviation_rate",
     "log_mean_exp",
@@ -120,13 +108,11 @@ __all__ = [
     "onsager_internal_energy",
     "onsager_magnetization",
     "predictive_entropy",
-    "reliability_diagram",
     "sample_tilted",
     "simpson_weights",
     "spin_observables",
     "susceptibility_per_spin",
     "thermodynamic_integration",
-    "tilted_energy",
-    "tilted_kernel",
+    "tilt_ladder",
     "trapezoid_weights",
 ]

@@ -17,10 +17,20 @@ low by about half its variance). Two paths are provided:
 
 - the temperature path of one energy, ``f_t = exp(-beta_t E)``
   (:func:`ais`): increment ``-(beta_t - beta_{t-1}) E(x_{t-1})``, the kernel runs
-  at ``beta_t`` and its cached energy makes the weight free;
+  at ``beta_t`` and its cached (untempered) energy makes the weight free;
 - the geometric path between a base energy ``E_0`` and a target ``E_1``,
-  ``E_b = (1 - b) E_0 + b E_1`` at ``beta = 1`` (:func:`ais_geometric`):
-  increment ``-(b_t - b_{t-1}) (E_1 - E_0)(x_{t-1})``.
+  ``E_b = (1 - b) E_0 + b E_1`` at ``beta = 1`` (:func:`ais_geometric`, a kernel
+  on a :class:`statjax.energy.InterpolatedEnergy` whose ``fraction`` is set to
+  each ``b_t``): increment ``-(b_t - b_{t-1}) (E_1 - E_0)(x_{t-1})``.
+
+**On the one driver.** The transitions at path point ``t`` are
+``num_steps_per_beta`` steps of :func:`statjax.samplers.loop.sample_chains`
+starting at global step ``(t - 1) * num_steps_per_beta``, so the key of chain
+``c`` at global step ``s`` is ``split(fold_in(key, s), num_chains)[c]``, the rule
+of :func:`statjax.run_chains`: an AIS run at a single temperature draws exactly
+what ``run_chains`` would. The path points are a ``lax.scan`` around those calls,
+inside one jitted program whose kernel, path and keys are traced (a new path,
+step size or coupling never recompiles).
 
 The estimate is :func:`log_mean_exp` of the log weights plus ``log Z_0``; the
 spread of the weights gives an effective sample size (Kong 1992) and a standard
@@ -35,50 +45,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from statjax._tree import as_pytree_fn
-from statjax.pytree import Pytree
-from statjax.types import ArrayTree, EnergyFn, PRNGKey
-
-
-class InterpolatedEnergy(Pytree):
-    """``E_b(x) = (1 - b) E_0(x) + b E_1(x)``: the geometric path between two energies.
-
-    ``exp(-E_b)`` interpolates geometrically between ``exp(-E_0)`` (``b = 0``) and
-    ``exp(-E_1)`` (``b = 1``). A pytree: ``fraction`` and the energies' parameters
-    are leaves, so a kernel built on it under ``jit`` does not recompile for a new
-    ``b``. Build it with :func:`interpolated_energy`, which makes plain functions
-    pytrees (a field holding a bare ``lambda`` cannot cross ``jit``).
-
-    Attributes:
-        base_energy_fn: ``E_0``, e.g. a wide Gaussian with known ``log Z``.
-        target_energy_fn: ``E_1``.
-        fraction: ``b`` in ``[0, 1]``.
-
-    Example:
-        >>> import jax.numpy as jnp
-        >>> energy = interpolated_energy(lambda x: 0.0 * x, lambda x: 2.0 * x, 0.25)
-        >>> float(energy(1.0))
-        0.5
-    """
-
-    base_energy_fn: EnergyFn
-    target_energy_fn: EnergyFn
-    fraction: jax.Array = 0.0
-
-    def __call__(self, x: ArrayTree) -> jax.Array:
-        """``(1 - b) E_0(x) + b E_1(x)``."""
-        return (1.0 - self.fraction) * self.base_energy_fn(x) + self.fraction * (
-            self.target_energy_fn(x)
-        )
-
-
-def interpolated_energy(
-    base_energy_fn: EnergyFn, target_energy_fn: EnergyFn, fraction: jax.typing.ArrayLike = 0.0
-) -> InterpolatedEnergy:
-    """``(1 - b) E_0 + b E_1`` as a pytree energy (see :class:`InterpolatedEnergy`)."""
-    return InterpolatedEnergy(
-        as_pytree_fn(base_energy_fn), as_pytree_fn(target_energy_fn), jnp.asarray(fraction)
-    )
+from statjax.checks import as_key, check_beta_values, check_count, check_initial_energy
+from statjax.energy.combinators import InterpolatedEnergy
+from statjax.pytree import structure_key
+from statjax.samplers.loop import init_chains, sample_chains
+from statjax.samplers.run import initial_states
+from statjax.types import ArrayTree, PRNGKey
 
 
 class AISResult(NamedTuple):
@@ -159,65 +131,62 @@ def ais_estimate(
     return log_z, spread / (np.sqrt(num_chains) * mean), importance_sampling_ess(log_weights)
 
 
-def _check_path(path, name: str) -> None:
-    if isinstance(path, jax.core.Tracer):
-        return
-    values = np.asarray(path, dtype=float)
-    if values.ndim != 1 or values.size < 2:
-        raise ValueError(
-            f"{name} must be a 1-D path of at least 2 values, got shape {values.shape}."
-        )
-    if not np.all(np.isfinite(values)):
-        raise ValueError(f"{name} must be finite, got {values.tolist()}.")
-    if not np.all(np.diff(values) >= 0):
-        raise ValueError(f"{name} must be non-decreasing, got {values.tolist()}.")
+def _check_path(path: jax.typing.ArrayLike, name: str) -> jax.Array:
+    """``path`` as a float array, refused unless 1-D, of length >= 2, finite, non-decreasing."""
+    if not isinstance(path, jax.core.Tracer):
+        values = np.asarray(path, dtype=float)
+        if values.ndim != 1 or values.size < 2:
+            raise ValueError(
+                f"{name} must be a 1-D path of at least 2 values, got shape {values.shape}."
+            )
+        if not np.all(np.isfinite(values)):
+            raise ValueError(f"{name} must be finite, got {values.tolist()}.")
+        if not np.all(np.diff(values) >= 0):
+            raise ValueError(f"{name} must be non-decreasing, got {values.tolist()}.")
+    return jnp.asarray(path, dtype=float)
 
 
-def _check_steps(num_steps_per_beta) -> int:
-    if int(num_steps_per_beta) != num_steps_per_beta or num_steps_per_beta < 1:
-        raise ValueError(
-            f"num_steps_per_beta must be a positive integer, got {num_steps_per_beta!r}."
-        )
-    return int(num_steps_per_beta)
+def _anneal(
+    states: Any,
+    num_points: int,
+    move: Callable[[Any, jax.Array], Any],
+    log_weight_increment: Callable[[Any, jax.Array], jax.Array],
+    dtype: Any,
+) -> tuple[Any, jax.Array]:
+    """Neal's recursion over path points ``t = 1..T``: weigh ``x_{t-1}``, then move at ``t``."""
 
-
-def _chain_keys(key, index, num_steps, num_chains):
-    """Keys ``(num_steps, num_chains)`` for the transitions at path index ``index``."""
-    step_key = jax.random.fold_in(key, index)
-    return jax.vmap(lambda m: jax.random.split(jax.random.fold_in(step_key, m), num_chains))(
-        jnp.arange(num_steps)
-    )
-
-
-def _num_chains(positions) -> int:
-    return jax.tree_util.tree_leaves(positions)[0].shape[0]
-
-
-@partial(jax.jit, static_argnames="num_steps_per_beta")
-def _ais_temperature_path(kernel, key, states, betas, *, num_steps_per_beta):
-    num_chains = states.energy.shape[0]
-
-    def one_temperature(carry, x):
+    def one_point(carry, t):
         states, log_weights = carry
-        index, beta_prev, beta = x
-        log_weights = log_weights - (beta - beta_prev) * states.energy
-        keys = _chain_keys(key, index, num_steps_per_beta, num_chains)
+        log_weights = log_weights + log_weight_increment(states, t)
+        return (move(states, t), log_weights), None
 
-        def transition(states, step_keys):
-            return jax.vmap(kernel.step, in_axes=(0, 0, None))(step_keys, states, beta)[0], None
-
-        states, _ = jax.lax.scan(transition, states, keys)
-        return (states, log_weights), None
-
-    log_weights = jnp.zeros(num_chains, states.energy.dtype)
-    steps = (jnp.arange(1, betas.shape[0]), betas[:-1], betas[1:])
-    (states, log_weights), _ = jax.lax.scan(one_temperature, (states, log_weights), steps)
+    log_weights = jnp.zeros(states.energy.shape, dtype)
+    (states, log_weights), _ = jax.lax.scan(
+        one_point, (states, log_weights), jnp.arange(1, num_points)
+    )
     return states, log_weights
 
 
+@partial(jax.jit, static_argnames=("num_steps_per_beta", "structure"))
+def _ais_temperature_path(kernel, key, states, betas, *, num_steps_per_beta, structure):
+    del structure  # a cache key only (see statjax.pytree.structure_key)
+
+    def move(states, t):
+        start_step = (t - 1) * num_steps_per_beta
+        return sample_chains(
+            kernel, key, states, num_steps_per_beta, beta=betas[t], start_step=start_step
+        )[0]
+
+    def log_weight_increment(states, t):
+        return -(betas[t] - betas[t - 1]) * states.energy
+
+    dtype = jnp.result_type(betas, states.energy, jnp.float32)
+    return _anneal(states, betas.shape[0], move, log_weight_increment, dtype)
+
+
 def ais(
-    key: PRNGKey,
     kernel: Any,
+    key: PRNGKey,
     initial: ArrayTree,
     betas: jax.typing.ArrayLike,
     *,
@@ -227,17 +196,21 @@ def ais(
     r"""AIS along the temperature path ``f_t = exp(-beta_t E)`` of the kernel's energy.
 
     ``log w = -sum_{t=1}^{T} (beta_t - beta_{t-1}) E(x_{t-1})``: the kernel's state
-    caches ``E``, so the weights cost nothing beyond the transitions. The estimate
-    is ``log Z(beta_T) = log Z(beta_0) + log mean(w)``.
+    caches the untempered ``E``, so the weights cost nothing beyond the
+    transitions. The estimate is ``log Z(beta_T) = log Z(beta_0) + log mean(w)``.
 
     Args:
-        key: PRNG key; the keys of temperature ``t`` are ``fold_in(key, t)``.
         kernel: any statjax kernel for the energy ``E`` (its ``step`` takes ``beta``).
+        key: PRNG key (typed or legacy); the transitions follow the driver's rule
+            (module docstring): path point ``t`` runs global steps
+            ``(t - 1) * num_steps_per_beta`` onwards.
         initial: ``(num_chains, ...)`` *exact, independent* draws from
             ``exp(-betas[0] E) / Z(betas[0])`` (or kernel states built from them).
-        betas: ``(T + 1,)`` non-decreasing inverse temperatures, ``betas[0]`` the base.
+        betas: ``(T + 1,)`` finite, non-decreasing inverse temperatures,
+            ``betas[0] >= 0`` the base (``0``: the uniform measure of a finite
+            state space); the kernel runs at ``betas[1:]``, which must be ``> 0``.
         base_log_z: ``log Z(betas[0])``; 0 gives ``log Z(beta_T) - log Z(beta_0)``.
-        num_steps_per_beta: kernel steps at each intermediate temperature.
+        num_steps_per_beta: kernel steps at each temperature ``betas[1:]``.
 
     Returns:
         An :class:`AISResult`.
@@ -247,61 +220,60 @@ def ais(
         >>> from statjax.energy import AnisotropicGaussian
         >>> gaussian = AnisotropicGaussian(mean=jnp.zeros(2), scales=jnp.ones(2))
         >>> base = 10.0 * jax.random.normal(jax.random.key(1), (256, 2))  # beta_0 = 0.01
-        >>> result = ais(jax.random.key(0), statjax.samplers.mala(gaussian, 0.3), base,
+        >>> result = ais(statjax.samplers.mala(gaussian, 0.3), jax.random.key(0), base,
         ...              jnp.geomspace(0.01, 1.0, 50), base_log_z=gaussian.log_z(0.01))
         >>> bool(abs(result.log_z - gaussian.log_z(1.0)) < 4 * result.standard_error + 0.05)
         True
     """
-    _check_path(betas, "betas")
-    num_steps_per_beta = _check_steps(num_steps_per_beta)
-    betas = jnp.asarray(betas, dtype=float)
-    states = initial if _is_state(initial) else jax.vmap(kernel.init)(initial)
+    key = as_key(key)
+    betas = _check_path(betas, "betas")
+    if not isinstance(betas, jax.core.Tracer):
+        check_beta_values(np.asarray(betas[1:]), "betas[1:] (where the kernel runs)")
+        if betas[0] < 0:
+            raise ValueError(f"betas[0] must be >= 0, got {float(betas[0])}.")
+    num_steps_per_beta = check_count("num_steps_per_beta", num_steps_per_beta)
+    states = initial_states(kernel, initial)
+    check_initial_energy(states.energy)
     states, log_weights = _ais_temperature_path(
-        kernel, key, states, betas, num_steps_per_beta=num_steps_per_beta
+        kernel,
+        key,
+        states,
+        betas,
+        num_steps_per_beta=num_steps_per_beta,
+        structure=structure_key(kernel),
     )
     log_z, standard_error, ess = ais_estimate(log_weights, base_log_z)
     return AISResult(log_z, standard_error, ess, log_weights, states)
 
 
-def _is_state(tree) -> bool:
-    fields = getattr(tree, "_fields", ())
-    return "position" in fields and "energy" in fields
+def _at_fraction(kernel: Any, fraction: jax.typing.ArrayLike) -> Any:
+    """``kernel`` on ``E_b`` with ``b = fraction`` (its ``energy_fn.fraction`` replaced)."""
+    return kernel.replace(energy_fn=kernel.energy_fn.replace(fraction=fraction))
 
 
-@partial(jax.jit, static_argnames="num_steps_per_beta")
-def _ais_geometric_path(
-    kernel_fn, base_energy_fn, target_energy_fn, key, positions, fractions, *, num_steps_per_beta
-):
-    num_chains = _num_chains(positions)
+@partial(jax.jit, static_argnames=("num_steps_per_beta", "structure"))
+def _ais_geometric_path(kernel, key, states, fractions, *, num_steps_per_beta, structure):
+    del structure  # a cache key only (see statjax.pytree.structure_key)
+    energy_fn = kernel.energy_fn
 
-    def energy_gap(positions):
-        return jax.vmap(lambda x: target_energy_fn(x) - base_energy_fn(x))(positions)
+    def move(states, t):
+        # The state caches E_{b_{t-1}} (and its gradient): start the chains again on E_{b_t}.
+        kernel_t = _at_fraction(kernel, fractions[t])
+        states = init_chains(kernel_t, states.position)
+        start_step = (t - 1) * num_steps_per_beta
+        return sample_chains(kernel_t, key, states, num_steps_per_beta, start_step=start_step)[0]
 
-    def one_fraction(carry, x):
-        positions, log_weights = carry
-        index, fraction_prev, fraction = x
-        log_weights = log_weights - (fraction - fraction_prev) * energy_gap(positions)
-        kernel = kernel_fn(InterpolatedEnergy(base_energy_fn, target_energy_fn, fraction))
-        keys = _chain_keys(key, index, num_steps_per_beta, num_chains)
+    def log_weight_increment(states, t):
+        gap = jax.vmap(lambda x: energy_fn.target_energy_fn(x) - energy_fn.base_energy_fn(x))
+        return -(fractions[t] - fractions[t - 1]) * gap(states.position)
 
-        def transition(states, step_keys):
-            return jax.vmap(kernel.step, in_axes=(0, 0, None))(step_keys, states, 1.0)[0], None
-
-        states, _ = jax.lax.scan(transition, jax.vmap(kernel.init)(positions), keys)
-        return (states.position, log_weights), None
-
-    log_weights = jnp.zeros(num_chains, fractions.dtype)
-    steps = (jnp.arange(1, fractions.shape[0]), fractions[:-1], fractions[1:])
-    (positions, log_weights), _ = jax.lax.scan(one_fraction, (positions, log_weights), steps)
-    kernel = kernel_fn(InterpolatedEnergy(base_energy_fn, target_energy_fn, fractions[-1]))
-    return jax.vmap(kernel.init)(positions), log_weights
+    dtype = jnp.result_type(fractions, states.energy, jnp.float32)
+    return _anneal(states, fractions.shape[0], move, log_weight_increment, dtype)
 
 
 def ais_geometric(
+    kernel: Any,
     key: PRNGKey,
-    kernel_fn: Callable[[EnergyFn], Any],
-    base_energy_fn: EnergyFn,
-    target_energy_fn: EnergyFn,
     initial: ArrayTree,
     fractions: jax.typing.ArrayLike,
     *,
@@ -311,54 +283,59 @@ def ais_geometric(
     r"""AIS along the geometric path ``E_b = (1 - b) E_0 + b E_1`` at ``beta = 1``.
 
     ``log w = -sum_{t=1}^{T} (b_t - b_{t-1}) [E_1(x_{t-1}) - E_0(x_{t-1})]`` and
-    ``log Z_1 = log Z_0 + log mean(w)`` with ``Z_i = int exp(-E_i)``. At each
-    ``b_t`` the kernel ``kernel_fn(InterpolatedEnergy(E_0, E_1, b_t))`` is built
-    inside the compiled loop (so ``b_t`` is traced and nothing recompiles) and
-    re-initialised at the chains' positions, which costs one energy (and
-    gradient) evaluation per temperature on top of the transitions.
+    ``log Z_1 = log Z_0 + log mean(w)`` with ``Z_i = int exp(-E_i)``. The kernel
+    is built on an :class:`statjax.energy.InterpolatedEnergy`; at each ``b_t`` its
+    ``energy_fn.fraction`` is set to ``b_t`` (a traced leaf: nothing recompiles)
+    and the chains are re-initialised at their positions, which costs one energy
+    (and gradient) evaluation per path point on top of the transitions.
 
     Args:
-        key: PRNG key; the keys of path point ``t`` are ``fold_in(key, t)``.
-        kernel_fn: ``energy_fn -> kernel``, e.g.
-            ``jax.tree_util.Partial(statjax.samplers.mala, step_size=0.05)`` (a
-            ``Partial`` keeps the step size a traced leaf; a plain function is fine
-            but define it once: its identity is part of the compiled program). The
-            factory runs while tracing, so its checks must accept traced numbers:
-            ``hmc`` needs ``num_integration_steps`` as a static Python int (bind it in
-            a ``flax.struct`` dataclass, as ``experiments/free_energy.py`` does).
-        base_energy_fn: ``E_0``, whose ``Z_0`` is known and which ``initial`` samples.
-        target_energy_fn: ``E_1``.
+        kernel: a statjax kernel whose ``energy_fn`` field is an
+            :class:`~statjax.energy.InterpolatedEnergy` ``(E_0, E_1)``, e.g.
+            ``statjax.samplers.hmc(interpolated_energy(E_0, E_1), 0.05, 10)``;
+            the fraction it was built with is ignored.
+        key: PRNG key (typed or legacy); the keys follow the driver's rule as in
+            :func:`ais`.
         initial: ``(num_chains, ...)`` exact independent draws from ``exp(-E_0) / Z_0``.
-        fractions: ``(T + 1,)`` non-decreasing, typically from 0 to 1.
+        fractions: ``(T + 1,)`` finite, non-decreasing, typically from 0 to 1.
         base_log_z: ``log Z_0``; 0 gives the ratio ``log(Z_1 / Z_0)``.
-        num_steps_per_beta: kernel steps at each intermediate ``b_t``.
+        num_steps_per_beta: kernel steps at each ``b_t``, ``t >= 1``.
 
     Returns:
         An :class:`AISResult`; ``final_states`` are states of the kernel at ``b_T``.
 
     Example:
         >>> import jax, jax.numpy as jnp, statjax
-        >>> from statjax.energy import AnisotropicGaussian
+        >>> from statjax.energy import AnisotropicGaussian, interpolated_energy
         >>> base = AnisotropicGaussian(mean=jnp.zeros(2), scales=3.0 * jnp.ones(2))
         >>> target = AnisotropicGaussian(mean=jnp.ones(2), scales=jnp.ones(2))
         >>> draws = 3.0 * jax.random.normal(jax.random.key(1), (256, 2))
-        >>> kernel_fn = jax.tree_util.Partial(statjax.samplers.mala, step_size=0.2)
-        >>> result = ais_geometric(jax.random.key(0), kernel_fn, base, target, draws,
+        >>> kernel = statjax.samplers.mala(interpolated_energy(base, target), 0.2)
+        >>> result = ais_geometric(kernel, jax.random.key(0), draws,
         ...                        jnp.linspace(0.0, 1.0, 40), base_log_z=base.log_z(1.0))
         >>> bool(abs(result.log_z - target.log_z(1.0)) < 4 * result.standard_error + 0.05)
         True
     """
-    _check_path(fractions, "fractions")
-    num_steps_per_beta = _check_steps(num_steps_per_beta)
-    fractions = jnp.asarray(fractions, dtype=float)
+    energy_fn = getattr(kernel, "energy_fn", None)
+    if not isinstance(energy_fn, InterpolatedEnergy) or not hasattr(kernel, "replace"):
+        raise TypeError(
+            f"kernel must be a statjax kernel whose energy_fn is an InterpolatedEnergy, got "
+            f"{type(kernel).__name__} with energy_fn {type(energy_fn).__name__}; build it as "
+            "statjax.samplers.mala(statjax.energy.interpolated_energy(base, target), step_size)."
+        )
+    key = as_key(key)
+    fractions = _check_path(fractions, "fractions")
+    num_steps_per_beta = check_count("num_steps_per_beta", num_steps_per_beta)
+    start = _at_fraction(kernel, fractions[0])
+    states = initial_states(start, initial)
+    check_initial_energy(states.energy)
     states, log_weights = _ais_geometric_path(
-        as_pytree_fn(kernel_fn),
-        as_pytree_fn(base_energy_fn),
-        as_pytree_fn(target_energy_fn),
+        start,
         key,
-        initial,
+        states,
         fractions,
         num_steps_per_beta=num_steps_per_beta,
+        structure=structure_key(start),
     )
     log_z, standard_error, ess = ais_estimate(log_weights, base_log_z)
     return AISResult(log_z, standard_error, ess, log_weights, states)
@@ -366,11 +343,9 @@ def ais_geometric(
 
 __all__ = [
     "AISResult",
-    "InterpolatedEnergy",
     "ais",
     "ais_estimate",
     "ais_geometric",
     "importance_sampling_ess",
-    "interpolated_energy",
     "log_mean_exp",
 ]

@@ -1,12 +1,12 @@
-"""Exact thermodynamics of small discrete systems by enumeration of every configuration.
+r"""Exact thermodynamics of small discrete systems by enumeration of every configuration.
 
 For a system of ``N`` spins taking ``q`` values there are ``q^N`` configurations;
 up to about ``2^24`` of them (24 Ising spins, 15 three-state Potts spins) the sums
 
 .. math::
 
-    Z(\\beta) = \\sum_s e^{-\\beta E(s)}, \\qquad
-    U = \\langle E \\rangle, \\qquad C = \\beta^2 (\\langle E^2 \\rangle - \\langle E \\rangle^2)
+    Z(\beta) = \sum_s e^{-\beta E(s)}, \qquad
+    U = \langle E \rangle, \qquad C = \beta^2 (\langle E^2 \rangle - \langle E \rangle^2)
 
 are computed exactly (up to floating-point rounding) in seconds. This is the
 reference that every spin-model sampler is tested against.
@@ -23,7 +23,6 @@ of ``C`` at any temperature.
 """
 
 from collections.abc import Callable
-from functools import partial
 from typing import NamedTuple
 
 import jax
@@ -32,6 +31,7 @@ import numpy as np
 from jax.typing import ArrayLike
 
 from statjax._tree import as_pytree_fn
+from statjax.pytree import guarded_jit
 
 MAX_CONFIGURATIONS = 2**26
 """Largest ``q^N`` enumerated (about 64 M configurations: 26 Ising spins)."""
@@ -138,7 +138,7 @@ def exact_log_z(model: Callable, beta: ArrayLike, **kwargs) -> jax.Array:
     return exact_thermodynamics(model, beta, **kwargs).log_z
 
 
-@partial(jax.jit, static_argnames=("shape", "values", "chunk_size", "num_chunks"))
+@guarded_jit(static_argnames=("shape", "values", "chunk_size", "num_chunks"))
 def _enumerate(energy_fn, observable, betas, *, shape, values, chunk_size, num_chunks):
     q = len(values)
     num_spins = int(np.prod(shape))
@@ -194,4 +194,4 @@ def _enumerate(energy_fn, observable, betas, *, shape, values, chunk_size, num_c
     return log_z, mean, variance, observed
 
 
-__all__ = ["ExactThermodynamics", "exact_log_z", "exact_thermodynamics", "MAX_CONFIGURATIONS"]
+__all__ = ["MAX_CONFIGURATIONS", "ExactThermodynamics", "exact_log_z", "exact_thermodynamics"]

@@ -20,8 +20,7 @@ and the number of points must be concrete, since they are checked.
 """
 
 from collections.abc import Callable, Sequence
-from functools import partial
-from typing import NamedTuple
+from typing import Any, NamedTuple, cast
 
 import jax
 import jax.numpy as jnp
@@ -29,6 +28,7 @@ import numpy as np
 from jax.typing import ArrayLike
 
 from statjax._tree import as_pytree_fn
+from statjax.pytree import guarded_jit
 from statjax.types import ArrayTree, EnergyFn
 
 BoxBound = float | Sequence[float]
@@ -80,7 +80,10 @@ def _check_grid(lower: BoxBound, upper: BoxBound, num_points: int | Sequence[int
             f"and upper={upper_array.tolist()}."
         )
     dim = lower_array.size
-    counts = (num_points,) * dim if np.ndim(num_points) == 0 else tuple(num_points)
+    # Any type may come in: the elements are checked just below.
+    counts: tuple[Any, ...] = (
+        (num_points,) * dim if np.ndim(num_points) == 0 else tuple(cast(Sequence, num_points))
+    )
     if len(counts) != dim or not all(
         isinstance(count, int | np.integer) and not isinstance(count, bool) and count >= 2
         for count in counts
@@ -107,9 +110,11 @@ def _trapezoid_rule(
         log_weights_per_axis.append(log_weights)
     mesh = jnp.meshgrid(*axes, indexing="ij")
     points = jnp.stack([coordinate.ravel() for coordinate in mesh], axis=-1)
-    log_weight_mesh = sum(
-        jnp.expand_dims(weights, [other for other in range(len(axes)) if other != axis])
-        for axis, weights in enumerate(log_weights_per_axis)
+    log_weight_mesh = jnp.asarray(
+        sum(
+            jnp.expand_dims(weights, [other for other in range(len(axes)) if other != axis])
+            for axis, weights in enumerate(log_weights_per_axis)
+        )
     )
     return axes, points, log_weight_mesh.ravel()
 
@@ -121,19 +126,19 @@ def _log_boltzmann_factors(energy_fn: EnergyFn, beta: ArrayLike, points: jax.Arr
         raise ValueError(
             f"energy_fn must return a scalar per position, got shape {energies.shape[1:]}."
         )
-    return -beta * energies
+    return -jnp.asarray(beta) * energies
 
 
-# One compiled program per energy function and number of points. The energy travels
+# One compiled program per energy function (class) and number of points. The energy travels
 # as a pytree argument (as_pytree_fn), so that a landscape's parameters are traced
 # leaves, and so are beta and the box: only a new function or grid size recompiles.
-@partial(jax.jit, static_argnames="num_points")
+@guarded_jit(static_argnames="num_points")
 def _log_z_on_grid(energy_fn, beta, lower, upper, num_points) -> jax.Array:
     _, points, log_weights = _trapezoid_rule(lower, upper, num_points)
     return jax.nn.logsumexp(_log_boltzmann_factors(energy_fn, beta, points) + log_weights)
 
 
-@partial(jax.jit, static_argnames="num_points")
+@guarded_jit(static_argnames="num_points")
 def _density_on_grid(energy_fn, beta, lower, upper, num_points):
     axes, points, log_weights = _trapezoid_rule(lower, upper, num_points)
     log_boltzmann = _log_boltzmann_factors(energy_fn, beta, points)
@@ -141,7 +146,7 @@ def _density_on_grid(energy_fn, beta, lower, upper, num_points):
     return axes, jnp.exp(log_boltzmann - log_z).reshape(num_points)
 
 
-@partial(jax.jit, static_argnames="num_points")
+@guarded_jit(static_argnames="num_points")
 def _expectation_on_grid(energy_fn, observable, beta, lower, upper, num_points) -> ArrayTree:
     _, points, log_weights = _trapezoid_rule(lower, upper, num_points)
     probabilities = jax.nn.softmax(_log_boltzmann_factors(energy_fn, beta, points) + log_weights)

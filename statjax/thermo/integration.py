@@ -160,6 +160,7 @@ def thermodynamic_integration(
     discretisation = jnp.abs(jnp.dot(simpson - trapezoid, mean_energies))
     widths = jnp.diff(jnp.asarray(grid))
     steps = 0.5 * widths * (mean_energies[1:] + mean_energies[:-1])
+    base_log_z = jnp.asarray(base_log_z)
     path = base_log_z - jnp.concatenate([jnp.zeros(1), jnp.cumsum(steps)])
     log_z = base_log_z - jnp.dot(weights, mean_energies)
     return ThermodynamicIntegration(log_z, statistical, discretisation, path)

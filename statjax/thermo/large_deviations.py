@@ -56,10 +56,18 @@ Error bars are delete-one jackknife over independent chains (every rung loses it
 chain ``c`` in replicate ``c``), so they hold whatever the autocorrelation within a
 chain and carry the correlations between rungs through the cumulative integral.
 
-Sampling (:func:`adapt_tilted_step_sizes`, :func:`sample_tilted`): every chain of
-the ladder carries its own ``k`` and step size (:class:`TiltedKernel`), so the
-whole ladder is one vmapped batch of any statjax kernel through
-:func:`statjax.run_chains`.
+Sampling (:func:`adapt_tilted_step_sizes`, :func:`sample_tilted`): the whole
+ladder is one batch of chains of any statjax kernel built on a
+:class:`statjax.energy.TiltedEnergy`, through the one driver
+(:func:`statjax.run_chains`, :func:`statjax.samplers.loop.sample_chains`). The
+tilt ``k`` and the step size are *per-chain kernel leaves*
+(:func:`tilt_ladder`: ``energy_fn.tilt`` and ``step_size`` of shape
+``(num_chains,)``, rung-major, run with ``per_chain=TILT_LADDER_FIELDS``), so no
+special kernel is needed and a chain's state is the plain state of that kernel:
+its ``energy`` is the chain's own tilted energy ``E_0(x) + k_c L(x)`` (untempered:
+``beta = 1`` is the tilted ensemble ``p_k``), not the reference energy ``E_0``.
+Keys follow the driver's rule (a step's key is ``fold_in(key, global step)``
+split over chains).
 
 Limits: where ``log Z`` is not differentiable in ``k`` (a first-order transition:
 the tilted ensemble jumps between distant regions, e.g. to far-away weights of a
@@ -78,235 +86,202 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from statjax._tree import as_pytree_fn
-from statjax.pytree import Pytree
+from statjax.checks import (
+    as_key,
+    check_count,
+    check_initial_energy,
+    check_positive,
+    check_unit_interval,
+    num_chains,
+)
+from statjax.energy.combinators import TiltedEnergy
+from statjax.pytree import structure_key
 from statjax.samplers.adaptation import dual_averaging_init, dual_averaging_update
-from statjax.samplers.run import run_chains
-from statjax.types import ArrayTree, EnergyFn, PRNGKey
+from statjax.samplers.loop import sample_chains
+from statjax.samplers.run import initial_states, is_state, run_chains
+from statjax.types import ArrayTree, PRNGKey
+
+TILT_LADDER_FIELDS: tuple[str, ...] = ("energy_fn.tilt", "step_size")
+"""The kernel fields that carry a chain axis in a tilt ladder (``per_chain=`` of the driver)."""
 
 
-class TiltedEnergy(Pytree):
-    """``E_k(x) = E_0(x) + k L(x)``: a reference energy tilted by an observable.
+def tilt_ladder(
+    kernel: Any,
+    tilts: jax.typing.ArrayLike,
+    num_chains_per_tilt: int,
+    step_sizes: jax.typing.ArrayLike | None = None,
+) -> Any:
+    """``kernel`` with one tilt and one step size per chain: a ladder of tilted ensembles.
 
-    A pytree: ``tilt`` and the two functions' parameters are leaves, so a kernel
-    built on it never recompiles for a new tilt. Build it with :func:`tilted_energy`.
-
-    Attributes:
-        reference_energy_fn: ``E_0``, the energy of the reference measure ``p_0``.
-        observable_fn: ``L``, the observable whose large deviations are wanted.
-        tilt: ``k``; ``k > 0`` favours low ``L``, ``k < 0`` high ``L``.
-    """
-
-    reference_energy_fn: EnergyFn
-    observable_fn: Callable[[ArrayTree], jax.Array]
-    tilt: jax.Array = 0.0
-
-    def __call__(self, x: ArrayTree) -> jax.Array:
-        """``E_0(x) + k L(x)``."""
-        return self.reference_energy_fn(x) + self.tilt * self.observable_fn(x)
-
-
-def tilted_energy(
-    reference_energy_fn: EnergyFn,
-    observable_fn: Callable[[ArrayTree], jax.Array],
-    tilt: jax.typing.ArrayLike = 0.0,
-) -> TiltedEnergy:
-    """The tilted energy ``E_0(x) + k L(x)`` as a pytree (see :class:`TiltedEnergy`).
-
-    Args:
-        reference_energy_fn: ``E_0(x) -> scalar``; ``p_0 ∝ exp(-E_0)``.
-        observable_fn: ``L(x) -> scalar``. Pass the same object to every call
-            (a ``jax.tree_util.Partial`` holding data, say) so that recording it in
-            :func:`sample_tilted` compiles once.
-        tilt: ``k``.
-
-    Example:
-        >>> import jax.numpy as jnp
-        >>> energy = tilted_energy(lambda x: 0.5 * jnp.sum(x**2), jnp.sum, tilt=2.0)
-        >>> float(energy(jnp.ones(2)))
-        5.0
-    """
-    return TiltedEnergy(
-        as_pytree_fn(reference_energy_fn), as_pytree_fn(observable_fn), jnp.asarray(tilt, float)
-    )
-
-
-class TiltedState(NamedTuple):
-    """State of a chain of the tilted ensemble ``p_k``.
-
-    Attributes:
-        position: the current point.
-        energy: the tilted energy ``E_0 + k L`` at ``position``.
-        tilt: this chain's ``k``.
-        step_size: this chain's step size (a stiffer rung wants a smaller one).
-        kernel_state: the inner kernel's state.
-    """
-
-    position: ArrayTree
-    energy: jax.Array
-    tilt: jax.Array
-    step_size: jax.Array
-    kernel_state: Any
-
-
-class TiltedKernel(Pytree):
-    """Any statjax kernel on a :class:`TiltedEnergy`, with tilt and step size per chain.
-
-    ``run_chains`` vmaps one kernel over chains; here each chain's state holds its
-    own ``k`` and step size, which the step writes into the kernel before stepping,
-    so a whole ladder of tilts runs as one batch of chains. Build it with
-    :func:`tilted_kernel`.
-    """
-
-    kernel: Any
-
-    def _at(self, tilt: jax.Array, step_size: jax.Array) -> Any:
-        energy_fn = self.kernel.energy_fn.replace(tilt=tilt)
-        return self.kernel.replace(energy_fn=energy_fn, step_size=step_size)
-
-    def init(
-        self,
-        position: ArrayTree,
-        tilt: jax.typing.ArrayLike = 0.0,
-        step_size: jax.typing.ArrayLike | None = None,
-    ) -> TiltedState:
-        """Start a chain of ``p_k`` at ``position`` (``step_size``: the kernel's by default)."""
-        tilt = jnp.asarray(tilt, jnp.result_type(self.kernel.energy_fn.tilt))
-        step_size = self.kernel.step_size if step_size is None else step_size
-        step_size = jnp.asarray(step_size, jnp.result_type(self.kernel.step_size))
-        state = self._at(tilt, step_size).init(position)
-        return TiltedState(state.position, state.energy, tilt, step_size, state)
-
-    def step(self, key: PRNGKey, state: TiltedState, beta: jax.typing.ArrayLike) -> tuple:
-        """One step of the inner kernel on ``E_0 + k L`` with this chain's ``k`` and step."""
-        kernel = self._at(state.tilt, state.step_size)
-        new_state, info = kernel.step(key, state.kernel_state, beta)
-        return state._replace(
-            position=new_state.position, energy=new_state.energy, kernel_state=new_state
-        ), info
-
-
-def tilted_kernel(kernel: Any) -> TiltedKernel:
-    """Wrap a kernel built on a :class:`TiltedEnergy` so that every chain has its own tilt.
+    Chain ``c`` of rung ``j`` (row ``j * num_chains_per_tilt + c``: rung-major)
+    samples ``p_{k_j} ∝ p_0 e^{-k_j L}`` with step size ``step_sizes[j]``: the
+    kernel's ``energy_fn.tilt`` and ``step_size`` become leaves of shape
+    ``(num_tilts * num_chains_per_tilt,)``. Run it through the driver with
+    ``per_chain=TILT_LADDER_FIELDS`` (:func:`statjax.run_chains`,
+    :func:`statjax.samplers.loop.sample_chains`), which vmaps those leaves over
+    the chains: a whole ladder is one batch of one kernel, and a stiffer rung
+    (large ``k``) gets its own smaller step. Every chain's state is the kernel's
+    own state, whose ``energy`` is that chain's tilted energy ``E_0 + k_c L``.
 
     Args:
         kernel: a statjax kernel with a scalar ``step_size`` (``mala``, ``hmc``,
-            ``ula``, ...) whose ``energy_fn`` is a :class:`TiltedEnergy`.
+            ``ula``, ...) whose ``energy_fn`` is a :class:`statjax.energy.TiltedEnergy`.
+        tilts: ``(num_tilts,)`` values of ``k``.
+        num_chains_per_tilt: chains per rung.
+        step_sizes: ``(num_tilts,)`` step sizes, one per rung; the kernel's own by
+            default.
 
     Example:
         >>> import jax.numpy as jnp, statjax
-        >>> energy = tilted_energy(lambda x: 0.5 * jnp.sum(x**2), jnp.sum)
-        >>> kernel = tilted_kernel(statjax.samplers.mala(energy, 0.1))
-        >>> float(kernel.init(jnp.ones(2), tilt=2.0).energy)
-        5.0
+        >>> energy = statjax.energy.tilted_energy(lambda x: 0.5 * jnp.sum(x**2), jnp.sum)
+        >>> ladder = tilt_ladder(statjax.samplers.mala(energy, 0.1), [0.0, 2.0], 2)
+        >>> states = statjax.samplers.loop.init_chains(ladder, jnp.ones((4, 2)), TILT_LADDER_FIELDS)
+        >>> states.energy.tolist()  # E_0 + k L at x = (1, 1): 1 + 2k
+        [1.0, 1.0, 5.0, 5.0]
     """
     energy_fn = getattr(kernel, "energy_fn", None)
     if not isinstance(energy_fn, TiltedEnergy) or not hasattr(kernel, "replace"):
         raise TypeError(
             f"kernel must be a statjax kernel whose energy_fn is a TiltedEnergy, got "
             f"{type(kernel).__name__} with energy_fn {type(energy_fn).__name__}; build it as "
-            "statjax.samplers.mala(tilted_energy(reference_energy_fn, observable_fn), step_size)."
+            "statjax.samplers.mala(statjax.energy.tilted_energy(reference_energy_fn, "
+            "observable_fn), step_size)."
         )
-    if np.ndim(getattr(kernel, "step_size", None)) != 0:
-        raise TypeError(
-            f"kernel must have a scalar step_size, got {getattr(kernel, 'step_size', None)!r}."
+    step_size = getattr(kernel, "step_size", None)
+    if step_size is None or np.ndim(step_size) != 0:
+        raise TypeError(f"kernel must have a scalar step_size, got {step_size!r}.")
+    tilts = _check_tilts(tilts, require_zero=False)
+    num_chains_per_tilt = check_count("num_chains_per_tilt", num_chains_per_tilt)
+    if step_sizes is None:
+        step_sizes = np.full(tilts.shape, float(np.asarray(step_size)))
+    step_sizes = np.asarray(step_sizes, dtype=float)
+    if step_sizes.shape != tilts.shape:
+        raise ValueError(
+            f"step_sizes must have shape {tilts.shape} (one per tilt), got {step_sizes.shape}."
         )
-    return TiltedKernel(kernel)
+    check_positive("step_sizes", step_sizes)
+    chain_tilts = np.repeat(tilts, num_chains_per_tilt)
+    chain_step_sizes = np.repeat(step_sizes, num_chains_per_tilt)
+    return kernel.replace(
+        energy_fn=energy_fn.replace(tilt=jnp.asarray(chain_tilts, jnp.result_type(energy_fn.tilt))),
+        step_size=jnp.asarray(chain_step_sizes, jnp.result_type(kernel.step_size)),
+    )
+
+
+def _positions(initial: ArrayTree) -> ArrayTree:
+    """Positions from positions or states: a ladder's states are rebuilt at their own tilts."""
+    return initial.position if is_state(initial) else initial
+
+
+def _chains_per_tilt(positions: ArrayTree, num_tilts: int) -> int:
+    total = num_chains(positions, "initial")
+    if total % num_tilts:
+        raise ValueError(
+            f"initial must hold num_tilts * num_chains_per_tilt chains (rung-major); "
+            f"{total} chains is not a multiple of the {num_tilts} tilts."
+        )
+    return total // num_tilts
 
 
 def adapt_tilted_step_sizes(
     kernel: Any,
     key: PRNGKey,
-    initial_positions: ArrayTree,
-    tilts: jax.typing.ArrayLike,
-    num_chains_per_tilt: int,
+    initial: ArrayTree,
     num_steps: int,
     *,
+    tilts: jax.typing.ArrayLike,
     target_acceptance: float = 0.574,
 ) -> tuple[jax.Array, ArrayTree]:
     """One step size per rung by dual averaging (Hoffman & Gelman 2014), and warmed-up chains.
 
     A large ``k`` stiffens ``E_0 + k L`` by ``k`` times the curvature of ``L``, so the
-    step that suits it would make the untilted chains crawl. All chains run as one
-    vmapped scan, each rung at its own step size, and after every step each rung's
-    mean acceptance drives its own :func:`statjax.samplers.dual_averaging_update`;
-    the result is each rung's averaged step size ``exp(x_bar)``.
+    step that suits it would make the untilted chains crawl. The ladder
+    (:func:`tilt_ladder`) runs one step at a time through
+    :func:`statjax.samplers.loop.sample_chains` inside one jitted scan, each rung
+    at its own step size (a per-chain leaf), and after every step each rung's
+    mean acceptance over its chains drives its own
+    :func:`statjax.samplers.dual_averaging_update`; the result is each rung's
+    averaged step size ``exp(x_bar)``. (Averaging the acceptance over a rung's
+    chains, rather than adapting every chain alone as
+    ``statjax.samplers.adapt_step_size(..., per_chain=True)`` does, gives every
+    chain of a rung the same step and divides the noise that drives the
+    adaptation by the number of chains.)
 
     Args:
-        kernel: a kernel on a :class:`TiltedEnergy`; its step size is the first guess.
-        key: PRNG key (step ``t`` uses ``fold_in(key, t)`` split over chains).
-        initial_positions: ``(num_tilts * num_chains_per_tilt, ...)``, rung-major.
-        tilts: ``(num_tilts,)``.
-        num_chains_per_tilt: chains per rung.
+        kernel: a kernel on a :class:`statjax.energy.TiltedEnergy` with a scalar
+            ``step_size``, which is the first guess.
+        key: PRNG key (typed or legacy); step ``t`` uses ``fold_in(key, t)`` split
+            over chains, the driver's rule.
+        initial: positions ``(num_tilts * num_chains_per_tilt, ...)``, rung-major.
         num_steps: warm-up steps.
+        tilts: ``(num_tilts,)``.
         target_acceptance: mean acceptance to reach per rung (0.574: MALA's optimum).
 
     Returns:
         ``(step_sizes, positions)``: ``(num_tilts,)`` step sizes and the warmed-up
-        positions, shaped like ``initial_positions``.
+        positions, shaped like ``initial``.
 
     Example:
         >>> import jax, jax.numpy as jnp, statjax
-        >>> energy = tilted_energy(lambda x: 0.5 * jnp.sum(x**2), lambda x: jnp.mean(x**2))
+        >>> energy = statjax.energy.tilted_energy(
+        ...     lambda x: 0.5 * jnp.sum(x**2), lambda x: jnp.mean(x**2))
         >>> step_sizes, positions = adapt_tilted_step_sizes(
-        ...     statjax.samplers.mala(energy, 0.3), jax.random.key(0), jnp.zeros((8, 4)),
-        ...     [0.0, 40.0], 4, 50)
+        ...     statjax.samplers.mala(energy, 0.3), jax.random.key(0), jnp.zeros((8, 4)), 50,
+        ...     tilts=[0.0, 40.0])
         >>> bool(step_sizes[1] < step_sizes[0])
         True
     """
-    if not isinstance(kernel, TiltedKernel):
-        kernel = tilted_kernel(kernel)
+    key = as_key(key)
+    num_steps = check_count("num_steps", num_steps)
+    check_unit_interval("target_acceptance", target_acceptance)
     tilts = _check_tilts(tilts, require_zero=False)
-    num_chains = _check_chain_count(initial_positions, tilts.size, num_chains_per_tilt)
-    if int(num_steps) != num_steps or num_steps < 1:
-        raise ValueError(f"num_steps must be a positive integer, got {num_steps!r}.")
-    if not 0.0 < target_acceptance < 1.0:
-        raise ValueError(f"target_acceptance must lie in (0, 1), got {target_acceptance}.")
-    initial_step = np.full(tilts.size, float(np.asarray(kernel.kernel.step_size)))
-    states = _init_tilted(
-        kernel,
-        initial_positions,
-        jnp.asarray(np.repeat(tilts, num_chains)),
-        jnp.asarray(np.repeat(initial_step, num_chains)),
-    )
-    averaging = dual_averaging_init(initial_step)
+    positions = _positions(initial)
+    ladder = tilt_ladder(kernel, tilts, _chains_per_tilt(positions, tilts.size))
+    states = initial_states(ladder, positions, TILT_LADDER_FIELDS)
+    check_initial_energy(states.energy)
+    averaging = dual_averaging_init(np.full(tilts.size, float(np.asarray(kernel.step_size))))
     states, averaging = _adapt_per_rung(
-        kernel, key, states, averaging, jnp.asarray(target_acceptance), num_steps=int(num_steps)
+        ladder,
+        key,
+        states,
+        averaging,
+        jnp.asarray(target_acceptance),
+        num_steps=num_steps,
+        structure=structure_key(ladder),
     )
     return jnp.exp(averaging.log_step_size_avg), states.position
 
 
-@functools.partial(jax.jit, static_argnames=("num_steps",))
-def _adapt_per_rung(kernel, key, states, averaging, target_acceptance, *, num_steps):
+def _acceptance_rate(state, info):
+    del state
+    return info.acceptance_rate
+
+
+@functools.partial(jax.jit, static_argnames=("num_steps", "structure"))
+def _adapt_per_rung(ladder, key, states, averaging, target_acceptance, *, num_steps, structure):
+    del structure  # a cache key only (see statjax.pytree.structure_key)
     num_tilts = averaging.log_step_size.shape[0]
-    num_chains = states.tilt.shape[0]
+    chains_per_tilt = states.energy.shape[0] // num_tilts
+    dtype = jnp.result_type(ladder.step_size)
 
     def one_step(carry, step):
         states, averaging = carry
-        step_sizes = jnp.repeat(jnp.exp(averaging.log_step_size), num_chains // num_tilts)
-        states = states._replace(step_size=step_sizes.astype(states.step_size.dtype))
-        keys = jax.random.split(jax.random.fold_in(key, step), num_chains)
-        states, info = jax.vmap(kernel.step)(keys, states, jnp.ones(num_chains))
-        acceptance = info.acceptance_rate.reshape(num_tilts, -1).mean(1)
-        return (states, dual_averaging_update(averaging, acceptance, target_acceptance)), None
+        step_sizes = jnp.repeat(jnp.exp(averaging.log_step_size), chains_per_tilt)
+        tuned = ladder.replace(step_size=step_sizes.astype(dtype))
+        states, acceptance = sample_chains(
+            tuned,
+            key,
+            states,
+            1,
+            start_step=step,
+            observe=_acceptance_rate,
+            per_chain=TILT_LADDER_FIELDS,
+        )
+        rung_acceptance = acceptance[0].reshape(num_tilts, chains_per_tilt).mean(1)
+        return (states, dual_averaging_update(averaging, rung_acceptance, target_acceptance)), None
 
     (states, averaging), _ = jax.lax.scan(one_step, (states, averaging), jnp.arange(num_steps))
     return states, averaging
-
-
-def _check_chain_count(positions, num_tilts: int, num_chains_per_tilt) -> int:
-    if int(num_chains_per_tilt) != num_chains_per_tilt or num_chains_per_tilt < 1:
-        raise ValueError(
-            f"num_chains_per_tilt must be a positive integer, got {num_chains_per_tilt!r}."
-        )
-    expected = num_tilts * int(num_chains_per_tilt)
-    sizes = {np.shape(x)[0] if np.ndim(x) else None for x in jax.tree_util.tree_leaves(positions)}
-    if sizes != {expected}:
-        raise ValueError(
-            f"initial_positions must have a leading axis of num_tilts * num_chains_per_tilt = "
-            f"{expected} (rung-major) on every leaf, got leading sizes {sorted(map(str, sizes))}."
-        )
-    return int(num_chains_per_tilt)
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -344,24 +319,24 @@ class TiltedSamples(NamedTuple):
         observables: ``(num_draws, num_tilts, num_chains_per_tilt)`` ``L`` at each
             recorded step of each chain.
         acceptance_rate: ``(num_tilts,)`` mean acceptance probability per rung.
-        final_states: the chains' :class:`TiltedState`, leading axis
-            ``num_tilts * num_chains_per_tilt`` (rung-major).
+        final_states: the chains' states (the kernel's own state type), leading
+            axis ``num_tilts * num_chains_per_tilt`` (rung-major); ``energy`` is each
+            chain's tilted energy ``E_0 + k_c L``.
     """
 
     tilts: jax.Array
     observables: jax.Array
     acceptance_rate: jax.Array
-    final_states: TiltedState
+    final_states: Any
 
 
 def sample_tilted(
     kernel: Any,
     key: PRNGKey,
-    initial_positions: ArrayTree,
-    tilts: jax.typing.ArrayLike,
-    num_chains_per_tilt: int,
+    initial: ArrayTree,
     num_steps: int,
     *,
+    tilts: jax.typing.ArrayLike,
     step_sizes: jax.typing.ArrayLike | None = None,
     num_burnin_steps: int = 0,
     thin: int = 1,
@@ -369,21 +344,24 @@ def sample_tilted(
     """Run independent chains of every tilted ensemble ``p_k ∝ p_0 e^{-k L}`` at once.
 
     All ``num_tilts * num_chains_per_tilt`` chains, each with its own ``k`` and
-    step size (:class:`TiltedKernel`), run as one vmapped batch
-    through :func:`statjax.run_chains` at ``beta = 1``: ``num_burnin_steps``
-    unrecorded steps, then ``num_steps`` steps recording ``L`` every ``thin``.
-    A new ladder, step size or reference never recompiles.
+    step size (per-chain kernel leaves, :func:`tilt_ladder`), run as one vmapped
+    batch through :func:`statjax.run_chains` at ``beta = 1``: ``num_burnin_steps``
+    unrecorded steps, then ``num_steps`` steps recording ``L`` every ``thin``,
+    continuing the same key stream (``start_step=num_burnin_steps``). A new
+    ladder, step size or reference never recompiles.
 
     Args:
-        kernel: a kernel on a :class:`TiltedEnergy` (or a :class:`TiltedKernel`).
-        key: PRNG key.
-        initial_positions: ``(num_tilts * num_chains_per_tilt, ...)`` on every leaf,
-            rung-major (chain ``c`` of rung ``j`` is row ``j * num_chains_per_tilt + c``).
-            Start near the typical set: MALA started at a mode in high dimension
-            rejects almost everything until it has moved out.
-        tilts: ``(num_tilts,)`` values of ``k``.
-        num_chains_per_tilt: independent chains per rung (>= 2 for error bars).
+        kernel: a kernel on a :class:`statjax.energy.TiltedEnergy` with a scalar
+            ``step_size``.
+        key: PRNG key (typed or legacy).
+        initial: positions ``(num_tilts * num_chains_per_tilt, ...)`` on every
+            leaf, rung-major (chain ``c`` of rung ``j`` is row
+            ``j * num_chains_per_tilt + c``); states are restarted at their
+            positions. Start near the typical set: MALA started at a mode in high
+            dimension rejects almost everything until it has moved out.
         num_steps: recorded steps (a multiple of ``thin``).
+        tilts: ``(num_tilts,)`` values of ``k``; ``num_chains_per_tilt`` is the
+            number of chains divided by ``num_tilts`` (>= 2 for error bars).
         step_sizes: ``(num_tilts,)`` per-rung step sizes (e.g. from
             :func:`adapt_tilted_step_sizes`); the kernel's own by default.
         num_burnin_steps: steps discarded first.
@@ -394,48 +372,36 @@ def sample_tilted(
 
     Example:
         >>> import jax, jax.numpy as jnp, statjax
-        >>> energy = tilted_energy(lambda x: 0.5 * jnp.sum(x**2), lambda x: jnp.mean(x**2))
+        >>> energy = statjax.energy.tilted_energy(
+        ...     lambda x: 0.5 * jnp.sum(x**2), lambda x: jnp.mean(x**2))
         >>> samples = sample_tilted(statjax.samplers.mala(energy, 0.3), jax.random.key(0),
-        ...                         jnp.zeros((16, 4)), [0.0, 4.0], 8, 100, thin=10)
+        ...                         jnp.zeros((16, 4)), 100, tilts=[0.0, 4.0], thin=10)
         >>> samples.observables.shape
         (10, 2, 8)
     """
-    if not isinstance(kernel, TiltedKernel):
-        kernel = tilted_kernel(kernel)
+    key = as_key(key)
     tilts = _check_tilts(tilts, require_zero=False)
-    num_chains = _check_chain_count(initial_positions, tilts.size, num_chains_per_tilt)
-    if step_sizes is None:
-        step_sizes = np.full(tilts.size, np.asarray(kernel.kernel.step_size))
-    step_sizes = np.asarray(step_sizes, dtype=float)
-    if step_sizes.shape != tilts.shape or not np.all(np.isfinite(step_sizes) & (step_sizes > 0)):
-        raise ValueError(
-            f"step_sizes must be {tilts.shape} finite numbers > 0 (one per tilt), got {step_sizes}."
-        )
-    if int(num_burnin_steps) != num_burnin_steps or num_burnin_steps < 0:
-        raise ValueError(
-            f"num_burnin_steps must be a non-negative integer, got {num_burnin_steps!r}."
-        )
-    num_tilts = tilts.size
-    states = _init_tilted(
-        kernel,
-        initial_positions,
-        jnp.asarray(np.repeat(tilts, num_chains)),
-        jnp.asarray(np.repeat(step_sizes, num_chains)),
-    )
+    num_burnin_steps = check_count("num_burnin_steps", num_burnin_steps, minimum=0)
+    positions = _positions(initial)
+    chains_per_tilt = _chains_per_tilt(positions, tilts.size)
+    ladder = tilt_ladder(kernel, tilts, chains_per_tilt, step_sizes)
+    states = positions
     if num_burnin_steps:
-        states, _ = run_chains(kernel, key, states, int(num_burnin_steps))
-    observe = _RecordObservable(kernel.kernel.energy_fn.observable_fn)
+        states, _ = run_chains(ladder, key, states, num_burnin_steps, per_chain=TILT_LADDER_FIELDS)
+    observe = _RecordObservable(kernel.energy_fn.observable_fn)
     states, (observables, acceptance) = run_chains(
-        kernel, key, states, num_steps, observe=observe, thin=thin, start_step=num_burnin_steps
+        ladder,
+        key,
+        states,
+        num_steps,
+        observe=observe,
+        thin=thin,
+        start_step=num_burnin_steps,
+        per_chain=TILT_LADDER_FIELDS,
     )
-    observables = observables.reshape(observables.shape[0], num_tilts, num_chains)
-    acceptance = acceptance.reshape(acceptance.shape[0], num_tilts, num_chains).mean((0, 2))
+    observables = observables.reshape(observables.shape[0], tilts.size, chains_per_tilt)
+    acceptance = acceptance.reshape(acceptance.shape[0], tilts.size, chains_per_tilt).mean((0, 2))
     return TiltedSamples(jnp.asarray(tilts), observables, acceptance, states)
-
-
-@jax.jit
-def _init_tilted(kernel, positions, chain_tilts, chain_step_sizes):
-    return jax.vmap(kernel.init)(positions, chain_tilts, chain_step_sizes)
 
 
 class LargeDeviationRate(NamedTuple):
@@ -650,14 +616,11 @@ def _check_tilts(tilts, *, require_zero: bool) -> np.ndarray:
 
 
 __all__ = [
+    "TILT_LADDER_FIELDS",
     "LargeDeviationRate",
-    "TiltedEnergy",
-    "TiltedKernel",
     "TiltedSamples",
-    "TiltedState",
     "adapt_tilted_step_sizes",
     "large_deviation_rate",
     "sample_tilted",
-    "tilted_energy",
-    "tilted_kernel",
+    "tilt_ladder",
 ]

@@ -117,7 +117,7 @@ def onsager_internal_energy(beta: ArrayLike, coupling: ArrayLike = 1.0) -> jax.A
     elliptic = _elliptic_k_of_complement(complement)
     # factor -> 0 linearly and K_1 -> inf logarithmically at beta_c: the product is 0.
     product = jnp.where(jnp.isfinite(elliptic), factor * elliptic, 0.0)
-    return -coupling / jnp.tanh(two_k) * (1.0 + 2.0 / jnp.pi * product)
+    return -jnp.asarray(coupling) / jnp.tanh(two_k) * (1.0 + 2.0 / jnp.pi * product)
 
 
 def onsager_heat_capacity(beta: ArrayLike, coupling: ArrayLike = 1.0) -> jax.Array:

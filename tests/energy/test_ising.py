@@ -12,8 +12,11 @@ from statjax.energy.ising import (
     DenseIsing,
     IsingLattice,
     PottsLattice,
+    check_lattice_sums,
     cubic_ising,
     edwards_anderson,
+    integer_sum_dtype,
+    lattice_bond_sum,
     lattice_edges,
     sherrington_kirkpatrick,
     sparse_ising,
@@ -173,3 +176,53 @@ def test_bad_arguments_are_rejected():
         sparse_ising([[0, 0]], [1.0], 2)
     with pytest.raises(ValueError, match="one coupling per edge"):
         sparse_ising([[0, 1]], [1.0, 2.0], 2)
+
+
+def test_counts_must_be_whole_numbers():
+    with pytest.raises(ValueError, match="num_spins"):
+        sherrington_kirkpatrick(jax.random.key(0), 2.5)
+    with pytest.raises(ValueError, match="num_spins"):
+        sparse_ising([[0, 1]], [1.0], 2.5)
+    assert sherrington_kirkpatrick(jax.random.key(0), 4.0).num_spins == 4
+
+
+# ----------------------------------------------------- integer sums at large sizes
+
+
+@pytest.mark.parametrize(
+    "shape, largest_side",
+    [((32768, 32768), 32767), ((896, 896, 896), 894), ((895, 895, 895), 894)],
+)
+def test_lattices_whose_sums_overflow_int32_are_refused_before_allocation(shape, largest_side):
+    # 2 L^2 and 3 L^3 bonds exceed 2^31 - 1 here; nothing of the lattice's size is
+    # allocated: the check reads the shape, and eval_shape only traces.
+    model = IsingLattice(shape)
+    dim = len(shape)
+    with pytest.raises(ValueError, match=rf"at most {(2**31 - 1) // dim} sites") as error:
+        check_lattice_sums(shape, "IsingLattice")
+    assert f"side of at most {largest_side}" in str(error.value)
+    assert "jax_enable_x64" in str(error.value)
+    spins = jax.ShapeDtypeStruct(shape, jnp.int8)
+    with pytest.raises(ValueError, match="beyond int32"):
+        jax.eval_shape(model, spins)
+    with pytest.raises(ValueError, match="beyond int32"):
+        jax.eval_shape(PottsLattice(shape, 3), spins)
+    # The largest safe sides pass.
+    check_lattice_sums((largest_side,) * dim, "IsingLattice")
+
+
+def test_sums_are_int64_under_x64_at_any_size():
+    with jax.enable_x64(True):
+        assert integer_sum_dtype() == jnp.int64
+        check_lattice_sums((896, 896, 896), "IsingLattice")  # no error
+        # Traced only: the energy of a 896^3 lattice needs no int32 bound now.
+        energy = jax.eval_shape(cubic_ising(896), jax.ShapeDtypeStruct((896,) * 3, jnp.int8))
+        assert energy.shape == ()
+        spins = random_ising(jax.random.key(0), (4, 6))
+        assert lattice_bond_sum(spins).dtype == jnp.int64
+        model = IsingLattice((4, 6), jnp.asarray(0.7), jnp.asarray(-0.3))
+        np.testing.assert_allclose(
+            float(model(spins)), loop_lattice_energy(spins, 0.7, -0.3), rtol=1e-12
+        )
+    assert integer_sum_dtype() == jnp.int32
+    assert lattice_bond_sum(jnp.ones((4, 4), jnp.int8)).dtype == jnp.int32

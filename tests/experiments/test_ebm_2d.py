@@ -108,5 +108,5 @@ def test_shipped_config_parses_and_bad_keys_are_named(ebm_2d, tmp_path):
         _config(ebm_2d, tmp_path, num_steps=61)
     with pytest.raises(ConfigError, match="datasets"):
         _config(ebm_2d, tmp_path, datasets=["ring", "ring"])
-    with pytest.raises(ConfigError, match="sampler.kind"):
+    with pytest.raises(ConfigError, match=r"sampler\.kind"):
         _config(ebm_2d, tmp_path, cd={"sampler": {"kind": "gibbs"}})

@@ -12,6 +12,7 @@ from jax.tree_util import Partial
 
 import statjax
 from statjax.models import ebm
+from statjax.pytree import guarded_jit
 
 # A correlated 2-D Gaussian: the "known density" of the training tests.
 MEAN = np.array([0.5, -0.3])
@@ -50,48 +51,69 @@ def _precision(params) -> np.ndarray:
     return 0.5 * np.asarray(params["matrix"] + params["matrix"].T, np.float64)
 
 
-# ------------------------------------------------------------------------ kernel
+# ------------------------------------------------------------------ short runs
 
 
-def test_du_mordatch_kernel_without_clipping_is_ula_at_every_temperature():
-    energy = statjax.energy.RingOfGaussians(num_modes=4, radius=2.0, scale=0.7)
-    step_size, beta = 0.05, 2.5
-    ours = ebm.du_mordatch_langevin(energy, step_size, noise_scale=math.sqrt(2 * step_size))
-    ula = statjax.ula(energy, step_size)
-    state_ours, state_ula = ours.init(jnp.array([0.3, -0.4])), ula.init(jnp.array([0.3, -0.4]))
-    step = jax.jit(lambda kernel, key, state: kernel.step(key, state, beta)[0])
-    for index in range(5):
-        key = jax.random.key(index)
-        state_ours, state_ula = step(ours, key, state_ours), step(ula, key, state_ula)
-    np.testing.assert_allclose(state_ours.position, state_ula.position, rtol=1e-5, atol=1e-6)
+def test_short_run_chains_follow_the_driver_key_rule_for_any_key_and_step_count():
+    # Step t of chain c draws from split(fold_in(key, t), chains)[c], as run_chains does;
+    # a traced step count (a fori_loop of one-step driver calls) draws the same numbers.
+    kernel = statjax.mala(lambda x: 0.5 * jnp.sum(x**2), 0.3)
+    starts = jax.random.normal(jax.random.key(3), (16, 2))
+    short_runs = guarded_jit(ebm.short_run_chains, static_argnames=("num_steps", "beta"))
+    ours, rate = short_runs(kernel, jax.random.key(1), starts, num_steps=7, beta=2.0)
+    expected, acceptance = statjax.run_chains(
+        kernel, jax.random.key(1), starts, 7, beta=2.0,
+        observe=lambda state, info: info.acceptance_rate,
+    )  # fmt: skip
+    np.testing.assert_array_equal(ours.position, expected.position)
+    np.testing.assert_allclose(float(rate), float(jnp.mean(acceptance)), rtol=1e-6)
+    traced, traced_rate = jax.jit(
+        lambda n: ebm.short_run_chains(kernel, jax.random.key(1), starts, n, beta=2.0)
+    )(7)
+    np.testing.assert_array_equal(traced.position, ours.position)
+    np.testing.assert_allclose(float(traced_rate), float(rate), rtol=1e-6)
+    legacy, _ = short_runs(kernel, jax.random.PRNGKey(1), starts, num_steps=7, beta=2.0)
+    np.testing.assert_array_equal(legacy.position, ours.position)
+    unmoved, no_rate = ebm.short_run_chains(kernel, jax.random.key(1), starts, 0)
+    np.testing.assert_array_equal(unmoved.position, starts)
+    assert np.isnan(float(no_rate))
+    with pytest.raises(ValueError, match="num_steps"):
+        ebm.short_run_chains(kernel, jax.random.key(1), starts, 2.5)
 
 
-def test_du_mordatch_kernel_clips_gradients_and_positions():
-    energy = lambda x: 50.0 * jnp.sum(x**2)  # gradient 100 x: far beyond the clip
-    kernel = ebm.du_mordatch_langevin(energy, step_size=2.0, noise_scale=0.0, grad_clip=0.03)
-    state, _ = kernel.step(jax.random.key(0), kernel.init(jnp.array([3.0, -3.0])), 1.0)
-    np.testing.assert_allclose(state.position, [3.0 - 0.06, -3.0 + 0.06], rtol=1e-6)
-    boxed = ebm.du_mordatch_langevin(energy, 2.0, noise_scale=5.0, lower=-1.0, upper=1.0)
-    state, _ = boxed.step(jax.random.key(1), boxed.init(jnp.array([0.9, -0.9])), 1.0)
-    assert np.all(np.abs(np.asarray(state.position)) <= 1.0)
-    with pytest.raises(ValueError, match="noise_scale"):
-        ebm.du_mordatch_langevin(energy, 1.0, noise_scale=-0.1)
-    with pytest.raises(ValueError, match="upper"):
-        ebm.du_mordatch_langevin(energy, 1.0, 0.1, lower=1.0, upper=0.0)
+def test_contrastive_divergence_negatives_are_short_runs_from_the_update_key():
+    # Update t's negatives: the replay starts and the chains of split(fold_in(key, t), 4),
+    # the chains then following the driver's rule; they land in buffer slots t * n + i.
+    params = {"mean": jnp.zeros(2), "matrix": jnp.eye(2), "offset": jnp.zeros(())}
+    optimizer = optax.sgd(1e-2)
+    state = ebm.init_training(jax.random.PRNGKey(4), params, optimizer, buffer_size=32,
+                              event_shape=(2,))  # fmt: skip
+    typed = ebm.init_training(jax.random.key(4), params, optimizer, buffer_size=32,
+                              event_shape=(2,))  # fmt: skip
+    np.testing.assert_array_equal(state.buffer, typed.buffer)  # any key: the same numbers
+    state = state._replace(step=jnp.asarray(3, jnp.int32))
+    sampler = Partial(statjax.samplers.du_mordatch_langevin, step_size=0.05, noise_scale=0.1)
+    settings = ebm.ContrastiveDivergenceSettings(num_sampling_steps=4, reinit_prob=0.5)
+    batch = _gaussian_data(5, 8)
 
+    def update(state, batch):
+        return ebm.contrastive_divergence_step(
+            state, batch, energy_fn=QUADRATIC, sampler=sampler, optimizer=optimizer,
+            settings=settings,
+        )  # fmt: skip
 
-def test_du_mordatch_stationary_variance_is_exact_at_temperature():
-    # On E = x^2 / 2 the chain is x' = (1 - eps) x + s sqrt(T) xi, an AR(1) process whose
-    # stationary variance is s^2 T / (1 - (1 - eps)^2) = s^2 T / (eps (2 - eps)): exact.
-    step_size, noise_scale, beta = 0.2, 0.3, 4.0
-    kernel = ebm.du_mordatch_langevin(lambda x: 0.5 * jnp.sum(x**2), step_size, noise_scale)
-    states, rate = ebm.short_run_chains(kernel, jax.random.key(0), jnp.zeros((2000, 2)), 80, beta)
-    exact = noise_scale**2 / beta / (step_size * (2 - step_size))
-    squares = np.asarray(states.position, np.float64).ravel() ** 2  # 4000 independent draws
-    # Mean known (0): var_hat = mean(x^2), whose standard error is var sqrt(2 / N).
-    stderr = exact * math.sqrt(2.0 / squares.size)
-    assert abs(squares.mean() - exact) < 4 * stderr, (squares.mean(), exact, stderr)
-    assert float(rate) == 1.0
+    new_state, _ = jax.jit(update)(state, batch)
+
+    @jax.jit
+    def expected(state):
+        _, key_buffer, key_chains, _ = jax.random.split(jax.random.fold_in(state.key, 3), 4)
+        starts, _ = ebm.sample_replay_buffer(key_buffer, state.buffer, 8, 0.5)
+        kernel = sampler(QUADRATIC.bind(state.params))
+        return ebm.short_run_chains(kernel, key_chains, starts, 4)[0].position
+
+    final = expected(state)
+    slots = (3 * 8 + np.arange(8)) % 32
+    np.testing.assert_allclose(np.asarray(new_state.buffer)[slots], final, rtol=1e-6)
 
 
 # ----------------------------------------------------------------- replay buffer
@@ -230,13 +252,13 @@ def test_contrastive_divergence_reaches_the_true_test_log_likelihood():
     state, _ = ebm.train_contrastive_divergence(
         state, train, sampler=Partial(statjax.mala, step_size=0.1), settings=settings, **first
     )
-    compiled = ebm._train_cd._cache_size()
+    compiled = ebm.training._train_cd._cache_size()
     # A new step size and new settings are traced leaves: no recompilation.
     state, metrics = ebm.train_contrastive_divergence(
         state, train, sampler=Partial(statjax.mala, step_size=0.08),
         settings=settings._replace(reinit_prob=0.04), **first,
     )  # fmt: skip
-    assert ebm._train_cd._cache_size() == compiled
+    assert ebm.training._train_cd._cache_size() == compiled
     assert int(state.step) == 150
     assert np.all(np.asarray(metrics.acceptance_rate) > 0.8)
     # The last update wrote its 256 chains into buffer slots (149 * 256 + i) % 2000.
@@ -250,6 +272,45 @@ def test_contrastive_divergence_reaches_the_true_test_log_likelihood():
     # Measured: gap 0.009 nats (standard error 0.0025); the bound is 0.05 nats. The
     # gap estimates KL(data || model) >= 0, so it cannot be below -4 standard errors.
     assert -4 * stderr < gap.mean() < 0.05, (gap.mean(), stderr)
+
+
+def test_a_sweep_over_tunable_learning_rates_compiles_once():
+    # tunable(optax.adam, ...) is a pytree whose numbers are leaves: traced, not static.
+    energy = ebm.energy_function(ebm.EnergyMLP(hidden_sizes=(4,)))
+    params = energy.module.init(jax.random.key(0), jnp.zeros(2))["params"]
+    data = _gaussian_data(2, 64)
+    sampler = Partial(statjax.ula, step_size=0.05)
+    settings = ebm.ContrastiveDivergenceSettings(num_sampling_steps=2)
+
+    def train_cd(optimizer):
+        state = ebm.init_training(jax.random.key(1), params, optimizer, buffer_size=16,
+                                  event_shape=(2,))  # fmt: skip
+        return ebm.train_contrastive_divergence(
+            state, data, energy_fn=energy, sampler=sampler, optimizer=optimizer, num_steps=2,
+            batch_size=8, settings=settings,
+        )  # fmt: skip
+
+    def train_dsm(optimizer):
+        state = ebm.init_training(jax.random.key(1), params, optimizer)
+        return ebm.train_score_matching(
+            state, data, energy_fn=energy, optimizer=optimizer, num_steps=2, batch_size=8,
+            noise_scale=0.3,
+        )  # fmt: skip
+
+    for train, compiled in (
+        (train_cd, ebm.training._train_cd),
+        (train_dsm, ebm.training._train_dsm),
+    ):
+        before = compiled._cache_size()
+        losses = []
+        for learning_rate in (1e-3, 3e-3, 1e-2):
+            _, metrics = train(statjax.optim.tunable(optax.adam, learning_rate=learning_rate,
+                                                         b1=0.0))  # fmt: skip
+            losses.append(np.asarray(metrics.loss))
+        assert compiled._cache_size() == before + 1
+    # The traced optimizer is optax's: the same numbers as a (static) plain one.
+    _, plain = train_dsm(optax.adam(1e-2, b1=0.0))
+    np.testing.assert_allclose(losses[-1], plain.loss, rtol=1e-5, atol=1e-6)
 
 
 def test_bad_arguments_are_named():

@@ -52,12 +52,14 @@ def test_hebbian_couplings_and_energy_match_a_hand_computation():
 def test_retrieval_from_fifteen_percent_corrupted_patterns_at_low_load():
     key_patterns, key_cues, key_run = jax.random.split(jax.random.key(0), 3)
     patterns = random_patterns(key_patterns, 5, 100)
-    kernel = asynchronous_sweep(hebbian(patterns), zero_temperature=True)
+    kernel = asynchronous_sweep(hebbian(patterns))  # at beta = inf: the sign rule
     # Four rounds of one cue per pattern (the doctest's shapes), 15 of 100 spins flipped.
     for round_index in range(4):
         cues = corrupt(jax.random.fold_in(key_cues, round_index), patterns, 0.15)
         np.testing.assert_allclose(jnp.diagonal(retrieval_overlap(patterns, cues)), 0.7, atol=1e-6)
-        final, _ = statjax.run_chains(kernel, jax.random.fold_in(key_run, round_index), cues, 5)
+        final, _ = statjax.run_chains(
+            kernel, jax.random.fold_in(key_run, round_index), cues, 5, beta=math.inf
+        )
         overlaps = jnp.diagonal(retrieval_overlap(patterns, final.position))
         np.testing.assert_array_equal(overlaps, 1.0)
 
@@ -74,14 +76,14 @@ def test_zero_temperature_asynchronous_updates_never_raise_the_energy():
     key_patterns, key_start, key_run = jax.random.split(jax.random.key(1), 3)
     network = hebbian(random_patterns(key_patterns, num_patterns, num_spins))
     products = np.asarray(network.pattern_products).astype(np.int64)
-    kernel = asynchronous_sweep(network, zero_temperature=True)
+    kernel = asynchronous_sweep(network)
     step = jax.jit(jax.vmap(kernel.step, in_axes=(0, 0, None)))
     states = jax.jit(jax.vmap(kernel.init))(random_patterns(key_start, num_chains, num_spins))
     num_flips = num_ties = 0
     for sweep in range(8):
         keys = jax.random.split(jax.random.fold_in(key_run, sweep), num_chains)
         before = np.asarray(states.position).astype(np.int64)
-        states, _ = step(keys, states, 1.0)
+        states, _ = step(keys, states, math.inf)
         after = np.asarray(states.position).astype(np.int64)
         # The sweep visits i = 0..N-1 once each, in order: replay it one spin at a time.
         spins = before.copy()
@@ -99,6 +101,62 @@ def test_zero_temperature_asynchronous_updates_never_raise_the_energy():
         np.testing.assert_allclose(states.energy, _scaled_energy(products, after) / num_spins,
                                    rtol=1e-6)  # fmt: skip
     assert num_flips > 100 and num_ties > 10, (num_flips, num_ties)
+
+
+def test_sweep_info_is_the_mean_heat_bath_flip_probability():
+    # acceptance_rate: mean over sites of P(site takes the other value), each site at its
+    # turn (asynchronous) or from the old spins (synchronous); is_accepted: a spin changed.
+    num_spins = 30
+    key_patterns, key_start, key_run = jax.random.split(jax.random.key(11), 3)
+    network = hebbian(random_patterns(key_patterns, 6, num_spins))
+    products = np.asarray(network.pattern_products).astype(np.float64)
+    start = np.asarray(random_patterns(key_start, 1, num_spins)[0]).astype(np.float64)
+    for beta in (0.7, math.inf):
+        state = asynchronous_sweep(network).init(start)
+        new, info = asynchronous_sweep(network).step(key_run, state, beta)
+        after = np.asarray(new.position).astype(np.float64)
+        spins, probabilities = start.copy(), []
+        for i in range(num_spins):
+            stability = spins[i] * (spins @ products[:, i]) / num_spins  # s_i f_i
+            if math.isinf(beta):
+                probabilities.append(float(stability < 0))  # ties keep the spin
+            else:
+                probabilities.append(1.0 / (1.0 + math.exp(2.0 * beta * stability)))
+            spins[i] = after[i]
+        np.testing.assert_allclose(float(info.acceptance_rate), np.mean(probabilities), rtol=1e-5)
+        assert bool(info.is_accepted) == bool(np.any(after != start))
+        fields = start @ products / num_spins
+        new, info = synchronous_update(network).step(key_run, state, beta)
+        if math.isinf(beta):
+            expected = np.mean(start * fields < 0)
+        else:
+            expected = np.mean(1.0 / (1.0 + np.exp(2.0 * beta * start * fields)))
+        np.testing.assert_allclose(float(info.acceptance_rate), expected, rtol=1e-5)
+        assert bool(info.is_accepted) == bool(np.any(np.asarray(new.position) != start))
+    # From the one stored pattern nothing moves at T = 0.
+    pattern = random_patterns(key_patterns, 6, num_spins)[:1]
+    kernel = asynchronous_sweep(hebbian(pattern))
+    _, info = kernel.step(key_run, kernel.init(pattern[0]), math.inf)
+    assert float(info.acceptance_rate) == 0.0
+    assert not bool(info.is_accepted)
+
+
+def test_zero_temperature_is_beta_inf_everywhere_and_shares_one_program():
+    # retrieve(T = 0) is the driver at beta = inf with network b's key split(key, B)[b];
+    # T = 0 and T > 0 run the same compiled program; legacy and typed keys agree.
+    patterns = random_patterns(jax.random.key(12), 4 * 10, 40).reshape(4, 10, 40)
+    cues = corrupt(jax.random.key(13), patterns[:, :3], 0.2)
+    final = retrieve(patterns, jax.random.key(14), cues, 6, num_patterns=[2, 4, 6, 10])
+    compiled = hopfield.retrieval._retrieve._cache_size()
+    retrieve(patterns, jax.random.key(14), cues, 6, temperature=0.2, num_patterns=[2, 4, 6, 10])
+    assert hopfield.retrieval._retrieve._cache_size() == compiled
+    legacy = retrieve(patterns, jax.random.PRNGKey(14), cues, 6, num_patterns=[2, 4, 6, 10])
+    np.testing.assert_array_equal(legacy, final)
+    network_keys = jax.random.split(jax.random.key(14), 4)
+    for index, count in enumerate([2, 4, 6, 10]):
+        kernel = asynchronous_sweep(hebbian(patterns[index, :count]))
+        states, _ = statjax.run_chains(kernel, network_keys[index], cues[index], 6, beta=math.inf)
+        np.testing.assert_array_equal(states.position, final[index])
 
 
 def _boltzmann(network, beta: float) -> np.ndarray:
@@ -143,17 +201,16 @@ def test_synchronous_update_is_the_parallel_rule():
     products = np.asarray(network.pattern_products)
     spins = random_patterns(key_start, 64, num_spins)
     # T = 0: s_i' = sign(f_i(s)) from the old s, ties (N f_i = 0, exact) keep s_i.
-    kernel = synchronous_update(network, zero_temperature=True)
+    kernel = synchronous_update(network)
     states = jax.jit(jax.vmap(kernel.init))(spins)
     step = jax.jit(jax.vmap(kernel.step, in_axes=(0, 0, None)))
-    new, _ = step(jax.random.split(key_run, 64), states, 1.0)
+    new, _ = step(jax.random.split(key_run, 64), states, math.inf)
     fields = np.asarray(spins, float) @ products
     expected = np.where(fields == 0, np.asarray(spins), np.sign(fields))
     assert np.sum(fields == 0) > 0  # exact ties occur here
     np.testing.assert_array_equal(new.position, expected)
     # T > 0: every spin independently +1 with probability 1 / (1 + exp(-2 beta f_i(s))).
     beta, num_draws = 2.0, 8000
-    kernel = synchronous_update(network)
     state = kernel.init(spins[0])
     keys = jax.random.split(jax.random.fold_in(key_run, 1), num_draws)
     draws = jax.jit(jax.vmap(kernel.step, in_axes=(0, None, None)))(keys, state, beta)[0].position
@@ -176,8 +233,8 @@ def test_bad_input_is_named():
         hebbian(np.ones((2, 5)), num_patterns=3)
     kernel = asynchronous_sweep(hebbian(np.ones((1, 5))))
     state = kernel.init(np.ones(5))
-    for beta in (0.0, -1.0, math.inf):
-        with pytest.raises(ValueError, match="beta must be finite and > 0"):
+    for beta in (0.0, -1.0, math.nan):
+        with pytest.raises(ValueError, match="beta must be > 0"):
             kernel.step(jax.random.key(0), state, beta)
         with pytest.raises(ValueError, match="beta"):
             statjax.run_chains(kernel, jax.random.key(0), np.ones((2, 5)), 1, beta=beta)
@@ -230,7 +287,12 @@ def test_capacity_curve_collapses_and_critical_load_interpolates():
 
 def test_retrieve_does_not_recompile_for_new_temperatures_or_loads():
     patterns = random_patterns(jax.random.key(5), 8 * 20, 50).reshape(8, 20, 50)
-    before = hopfield._retrieve._cache_size()
+    # (capacity_curve's test may have compiled these shapes already: T = 0 shares them.)
+    sizes = []
     for temperature, num_patterns in ((0.1, [2] * 8), (0.3, [20, 1, 4, 5, 6, 7, 8, 9])):
-        retrieve(jax.random.key(6), patterns, patterns[:, :1], 20, temperature, num_patterns)
-    assert hopfield._retrieve._cache_size() == before + 1
+        retrieve(
+            patterns, jax.random.key(6), patterns[:, :1], 20, temperature=temperature,
+            num_patterns=num_patterns,
+        )  # fmt: skip
+        sizes.append(hopfield.retrieval._retrieve._cache_size())
+    assert sizes[1] == sizes[0]

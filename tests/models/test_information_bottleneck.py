@@ -213,3 +213,14 @@ def test_bad_input_names_the_argument():
         ib.label_entropy(np.array([0, 3]), 3)
     with pytest.raises(TypeError, match="labels"):
         ib.label_entropy(np.array([0.0, 1.0]), 3)
+
+
+def test_legacy_and_typed_keys_give_the_same_numbers():
+    model = ib.VIB(latent_dim=1, num_classes=2)
+    params = _linear_vib_params(1.0, 0.0)
+    x, y = jnp.array([[-1.0], [0.5]]), jnp.array([0, 1])
+    keys = (jax.random.PRNGKey(5), jax.random.key(5))
+    losses = [ib.vib_loss(model, params, x, y, key, 0.1, 0.5, num_samples=4)[0] for key in keys]
+    probs = [ib.predictive_probabilities(model, params, x, key, num_samples=4) for key in keys]
+    np.testing.assert_array_equal(*losses)
+    np.testing.assert_array_equal(*probs)

@@ -170,7 +170,7 @@ def test_statjax_ais_along_beta_with_the_gibbs_kernel_gives_exact_log_z():
         jax.random.bernoulli(key_h, 0.5, (num_chains, 4)).astype(jnp.float32),
     )
     result = statjax.thermo.ais(
-        jax.random.key(2), rbm.block_gibbs(params), initial, jnp.linspace(1e-4, 1.0, 300) ** 2,
+        rbm.block_gibbs(params), jax.random.key(2), initial, jnp.linspace(1e-4, 1.0, 300) ** 2,
         base_log_z=10 * np.log(2.0),
     )  # fmt: skip
     # betas[0] = 1e-8, not 0: log Z(1e-8) = 10 log 2 up to ~1e-7.
@@ -286,3 +286,143 @@ def test_bad_arguments_are_named():
             jax.random.key(0), params, jnp.zeros((4, 30)), optax.sgd(0.1),
             num_epochs=1, batch_size=8,
         )  # fmt: skip
+
+
+# ------------------------------------------- the kernel contract, keys, driver, optimizers
+
+
+def test_block_gibbs_info_follows_the_contract_and_refuses_non_finite_updates():
+    params = _random_rbm(0, 4, 3)
+    kernel = rbm.block_gibbs(params)
+    state = kernel.init(jnp.ones(4))
+    np.testing.assert_allclose(state.energy, rbm.energy(params, jnp.ones(4), jnp.zeros(3)))
+    new, info = kernel.step(jax.random.key(0), state, 1.0)
+    assert float(info.acceptance_rate) == 1.0 and bool(info.is_accepted)
+    np.testing.assert_allclose(
+        new.energy, rbm.energy(params, new.position.visible, new.position.hidden), atol=1e-5
+    )
+    broken = rbm.block_gibbs(params._replace(hidden_bias=jnp.full(3, jnp.nan)))
+    stuck, info = broken.step(jax.random.key(0), state, 1.0)
+    assert float(info.acceptance_rate) == 0.0 and not bool(info.is_accepted)
+    np.testing.assert_array_equal(stuck.position.visible, state.position.visible)
+
+
+def test_block_gibbs_at_zero_temperature_descends_and_ties_keep_the_current_unit():
+    """beta = inf: each half-sweep takes the lower-energy layer, so E never rises."""
+    params = _random_rbm(1, 6, 5)
+    final, energies = statjax.run_chains(
+        rbm.block_gibbs(params), jax.random.key(2), jnp.zeros((16, 6)), 10,
+        beta=jnp.inf, observe=lambda state: state.energy,
+    )  # fmt: skip
+    assert bool(jnp.all(jnp.diff(energies, axis=0) <= 1e-5))
+    # All-zero parameters: every logit is a tie, so the chain never moves.
+    flat = rbm.block_gibbs(jax.tree_util.tree_map(jnp.zeros_like, params))
+    start = rbm.RBMConfiguration(jnp.ones(6), jnp.array([1.0, 0.0, 1.0, 0.0, 1.0]))
+    state, _ = flat.step(jax.random.key(3), flat.init(start), jnp.inf)
+    np.testing.assert_array_equal(state.position.visible, start.visible)
+    np.testing.assert_array_equal(state.position.hidden, start.hidden)
+
+
+def test_pcd_sweeps_are_the_drivers_global_steps():
+    """Update t advances the chains by sample_chains' steps t k .. t k + k - 1 (one key)."""
+    data = _toy_data(jax.random.key(0), 32)
+    params = rbm.init_rbm(jax.random.key(1), 8, 6, weight_scale=0.5)
+    state = rbm.init_training(params, SGD, data[:8])._replace(step=jnp.asarray(5, jnp.int32))
+    key = jax.random.key(2)
+    new, _ = rbm.training_step(state, key, data, SGD, num_gibbs_steps=3)
+    expected, _ = statjax.run_chains(rbm.block_gibbs(params), key, data[:8], 3, start_step=15)
+    np.testing.assert_array_equal(new.chains, expected.position.visible)
+
+
+@pytest.mark.parametrize("method", ["cd1", "pcd2", "pt1"])
+def test_training_resumed_from_a_saved_state_repeats_the_uninterrupted_run(method):
+    data = _toy_data(jax.random.key(0), 64)
+    params = rbm.init_rbm(jax.random.key(1), 8, 6)
+    settings = dict(
+        batch_size=16, num_gibbs_steps=2 if method == "pcd2" else 1,
+        persistent=method == "pcd2", ladder=jnp.array([0.5, 1.0]) if method == "pt1" else None,
+    )  # fmt: skip
+    key = jax.random.PRNGKey(3)  # a legacy key: the same numbers as jax.random.key(3)
+    whole, history = rbm.train_rbm(key, params, data, SGD, num_epochs=4, **settings)
+    saved = []
+    rbm.train_rbm(
+        jax.random.key(3), params, data, SGD, num_epochs=2,
+        callback=lambda epoch, state, metrics: saved.append((epoch, state)), **settings,
+    )  # fmt: skip
+    assert [epoch for epoch, _ in saved] == [0, 1]
+    epochs = []
+    resumed, rest = rbm.train_rbm(
+        key, saved[-1][1], data, SGD, num_epochs=2,
+        callback=lambda epoch, state, metrics: epochs.append(epoch), **settings,
+    )  # fmt: skip
+    assert epochs == [2, 3] and int(resumed.step) == 16
+    jax.tree_util.tree_map(np.testing.assert_array_equal, resumed, whole)
+    jax.tree_util.tree_map(np.testing.assert_array_equal, rest[-1], history[-1])
+
+
+def test_resuming_mid_epoch_or_with_other_chains_is_refused():
+    data = _toy_data(jax.random.key(0), 64)
+    state = rbm.init_training(rbm.init_rbm(jax.random.key(1), 8, 6), SGD, data[:4])
+    with pytest.raises(ValueError, match="epoch boundary"):
+        rbm.train_rbm(jax.random.key(0), state._replace(step=jnp.asarray(3)), data, SGD,
+                      num_epochs=1, batch_size=16)  # fmt: skip
+    with pytest.raises(ValueError, match="num_chains"):
+        rbm.train_rbm(jax.random.key(0), state, data, SGD, num_epochs=1, batch_size=16,
+                      num_chains=8)  # fmt: skip
+
+
+def test_a_sweep_over_tunable_learning_rates_compiles_once():
+    """A tunable optimizer is traced: new learning rates reuse the compiled epoch."""
+    from statjax.models.rbm import training
+
+    data = _toy_data(jax.random.key(0), 64)
+    params = rbm.init_rbm(jax.random.key(1), 8, 5)
+    results, sizes = [], []
+    for learning_rate in (0.05, 0.1, 0.2):
+        optimizer = statjax.optim.tunable(optax.sgd, learning_rate=learning_rate, momentum=0.5)
+        state, _ = rbm.train_rbm(jax.random.key(2), params, data, optimizer,
+                                 num_epochs=2, batch_size=16, persistent=True)  # fmt: skip
+        results.append(state.params.weights)
+        sizes.append(training._train_epoch.jitted._cache_size())
+    assert sizes[0] == sizes[-1], sizes
+    # The numbers are those of the plain optax optimizer with the same rate.
+    plain, _ = rbm.train_rbm(jax.random.key(2), params, data, optax.sgd(0.2, momentum=0.5),
+                             num_epochs=2, batch_size=16, persistent=True)  # fmt: skip
+    np.testing.assert_allclose(results[-1], plain.params.weights, rtol=1e-5, atol=1e-6)
+    # training_step alike.
+    before = rbm.training_step._cache_size()
+    for learning_rate in (0.3, 0.4):
+        optimizer = statjax.optim.tunable(optax.sgd, learning_rate=learning_rate)
+        rbm.training_step(rbm.init_training(params, optimizer), jax.random.key(0), data, optimizer)
+    assert rbm.training_step._cache_size() <= before + 1
+
+
+def test_legacy_and_typed_keys_give_the_same_numbers():
+    params = _random_rbm(3, 6, 4)
+    betas = jnp.linspace(0.0, 1.0, 20)
+    typed = rbm.ais_log_z(jax.random.key(5), params, betas=betas, num_chains=8)
+    legacy = rbm.ais_log_z(jax.random.PRNGKey(5), params, betas=betas, num_chains=8)
+    np.testing.assert_array_equal(typed.log_weights, legacy.log_weights)
+    layers = [params]
+    np.testing.assert_array_equal(
+        rbm.sample_dbn(jax.random.key(1), layers, 4, num_gibbs_steps=5),
+        rbm.sample_dbn(jax.random.PRNGKey(1), layers, 4, num_gibbs_steps=5),
+    )
+    np.testing.assert_array_equal(
+        rbm.init_rbm(jax.random.key(7), 3, 2).weights,
+        rbm.init_rbm(jax.random.PRNGKey(7), 3, 2).weights,
+    )
+
+
+def test_counts_must_be_whole_numbers():
+    params = _random_rbm(0, 6, 4)
+    data = jnp.zeros((16, 6))
+    with pytest.raises(ValueError, match="num_gibbs_steps"):
+        rbm.train_rbm(jax.random.key(0), params, data, SGD, num_epochs=1, batch_size=8,
+                      num_gibbs_steps=2.5)  # fmt: skip
+    with pytest.raises(ValueError, match="num_epochs"):
+        rbm.train_rbm(jax.random.key(0), params, data, SGD, num_epochs=1.5, batch_size=8)
+    with pytest.raises(ValueError, match="num_hidden"):
+        rbm.init_rbm(jax.random.key(0), 6, 2.5)
+    with pytest.raises(ValueError, match="num_chains"):
+        rbm.ais_log_z(jax.random.key(0), params, num_chains=2.5)

@@ -264,3 +264,12 @@ def test_noise_temperature_is_traced_and_follows_a_schedule():
 def test_dropout_rate_and_temperature_are_inverse():
     rates = jnp.array([0.0, 0.1, 0.5, 0.9])
     np.testing.assert_allclose(dropout_rate(dropout_temperature(rates)), rates, atol=1e-6)
+
+
+def test_legacy_and_typed_keys_give_the_same_projections():
+    matrix = jnp.array([[1.0, 2.0], [0.0, 3.0]])
+    estimates = [
+        jacobian_norm_estimate(key, lambda x: x @ matrix.T, jnp.ones((5, 2)), 3)
+        for key in (jax.random.PRNGKey(4), jax.random.key(4))
+    ]
+    np.testing.assert_array_equal(*estimates)

@@ -343,3 +343,9 @@ def test_tempering_the_kl_term_only_targets_the_tempered_likelihood():
     exact_mean, precision = _exact_posterior(design, targets, temperature, "likelihood")
     np.testing.assert_allclose(mean, exact_mean, rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(variance, 1.0 / np.diag(precision), rtol=1e-3)
+
+
+def test_legacy_and_typed_keys_give_the_same_draw():
+    mean, scale = _tree(0), jax.tree.map(jnp.ones_like, _tree(0))
+    draws = [sample_params(key, mean, scale) for key in (jax.random.PRNGKey(2), jax.random.key(2))]
+    chex.assert_trees_all_equal(*draws)

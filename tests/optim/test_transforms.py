@@ -156,3 +156,110 @@ def test_inject_hyperparams_sweeps_without_recompiling():
 def test_bad_arguments_raise(build, message):
     with pytest.raises(ValueError, match=message):
         build()
+
+
+SAMPLERS = {
+    "sgld": lambda seed=1: optim.sgld(0.05, temperature=1.0, seed=seed),
+    "sghmc": lambda seed=1: optim.sghmc(0.05, friction=0.2, seed=seed),
+    "psgld": lambda seed=1: optim.psgld(0.01, decay=0.9, seed=seed),
+    "sgnht": lambda seed=1: optim.sgnht(0.05, diffusion=0.2, seed=seed),
+    "sgnht_midpoint": lambda seed=1: optim.sgnht(
+        0.05, diffusion=0.2, seed=seed, midpoint_kinetic_energy=True
+    ),
+    "cyclical_sgld": lambda seed=1: optim.cyclical_sgld(
+        0.05, num_steps=12, num_cycles=2, exploration_fraction=0.5, seed=seed
+    ),
+}
+
+
+def energy_gradient(params):
+    return jax.tree.map(lambda p, g: g + 0.1 * p, params, GRADS)
+
+
+def comparable(tree):
+    """Typed keys as their bits, so that trees with keys compare with ``==``."""
+    is_key = lambda x: jax.dtypes.issubdtype(jnp.result_type(x), jax.dtypes.prng_key)
+    return jax.tree.map(lambda x: jax.random.key_data(x) if is_key(x) else x, tree)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf], ids=["nan", "+inf", "-inf"])
+@pytest.mark.parametrize("name", SAMPLERS)
+def test_a_nonfinite_gradient_is_refused_and_the_chain_continues(name, bad):
+    """One bad gradient entry at step 5: zero update, state kept but for the counts, chain goes on.
+
+    The reference chain skips step 5 (no update; only the step count and the
+    refusal counter move) and must agree exactly with the chain that met it.
+    """
+    optimizer = SAMPLERS[name]()
+    update = jax.jit(optimizer.update)
+    params = reference_params = PARAMS
+    state = reference_state = optimizer.init(PARAMS)
+    for step in range(12):
+        grads = energy_gradient(params)
+        if step == 5:
+            grads = {**grads, "w": grads["w"].at[1, 0].set(bad)}
+            before = state
+            updates, state = update(grads, state, params)
+            assert all(np.all(np.asarray(u) == 0) for u in jax.tree.leaves(updates))
+            unchanged = state._replace(count=before.count, num_refused=before.num_refused)
+            chex.assert_trees_all_equal(comparable(unchanged), comparable(before))
+            reference_state = reference_state._replace(
+                count=reference_state.count + 1, num_refused=reference_state.num_refused + 1
+            )
+        else:
+            updates, state = update(grads, state, params)
+            reference_updates, reference_state = update(
+                energy_gradient(reference_params), reference_state, reference_params
+            )
+            reference_params = optax.apply_updates(reference_params, reference_updates)
+            if step > 5:
+                assert any(np.any(np.asarray(u) != 0) for u in jax.tree.leaves(updates))
+        params = optax.apply_updates(params, updates)
+    assert all(np.all(np.isfinite(x)) for x in jax.tree.leaves((params, state.count)))
+    chex.assert_trees_all_equal(params, reference_params)
+    chex.assert_trees_all_equal(comparable(state), comparable(reference_state))
+    assert (int(state.count), int(state.num_refused)) == (12, 1)
+
+
+@pytest.mark.parametrize("name", ["sgld", "sghmc", "psgld", "sgnht"])
+def test_refusal_is_per_chain_under_vmap(name):
+    """A NaN in one chain's gradient leaves the other chains' updates as they would be."""
+    optimizer = SAMPLERS[name]()
+    keys = jax.random.split(jax.random.key(0), 3)
+    states = jax.vmap(lambda k, p: SAMPLERS[name](k).init(p))(keys, jnp.zeros((3, 4)))
+    grads = jnp.arange(12.0).reshape(3, 4)
+    clean, _ = jax.vmap(optimizer.update)(grads, states)
+    updates, states = jax.vmap(optimizer.update)(grads.at[1, 2].set(np.nan), states)
+    np.testing.assert_array_equal(updates[1], 0.0)
+    np.testing.assert_array_equal(updates[::2], clean[::2])
+    np.testing.assert_array_equal(states.num_refused, [0, 1, 0])
+
+
+@pytest.mark.parametrize("name", SAMPLERS)
+def test_integer_seed_legacy_and_typed_keys_give_the_same_numbers(name):
+    """``seed=7``, ``jax.random.PRNGKey(7)`` and ``jax.random.key(7)``: one stream."""
+    factory = SAMPLERS[name]
+    if name == "cyclical_sgld":  # sampling from the first step, so that there is noise
+        factory = lambda seed: optim.cyclical_sgld(0.05, 12, 2, exploration_fraction=0.0, seed=seed)
+    streams = [
+        noise_of(factory(seed), 0.0, 10) for seed in (7, jax.random.PRNGKey(7), jax.random.key(7))
+    ]
+    np.testing.assert_array_equal(streams[0], streams[1])
+    np.testing.assert_array_equal(streams[0], streams[2])
+    rbg = noise_of(factory(jax.random.key(7, impl="rbg")), 0.0, 10)
+    assert np.all(np.isfinite(rbg)) and not np.array_equal(rbg, streams[0])
+
+
+def test_vmapped_legacy_and_typed_keys_give_the_same_chains():
+    def first_updates(keys):
+        states = jax.vmap(lambda k, p: optim.sgld(0.1, seed=k).init(p))(keys, jnp.zeros((4, 3)))
+        return jax.vmap(optim.sgld(0.1).update)(jnp.ones((4, 3)), states)[0]
+
+    legacy = first_updates(jax.random.split(jax.random.PRNGKey(3), 4))
+    typed = first_updates(jax.random.split(jax.random.key(3), 4))
+    np.testing.assert_array_equal(legacy, typed)
+
+
+def test_a_seed_that_is_not_a_key_is_refused():
+    with pytest.raises(TypeError, match="seed"):
+        optim.sgld(0.1, seed=jnp.zeros(3))

@@ -98,3 +98,54 @@ def test_antiferromagnet_is_rejected():
         swendsen_wang(square_ising(4, coupling=-1.0))
     with pytest.raises(TypeError, match="IsingLattice"):
         swendsen_wang(lambda spins: 0.0)
+
+
+def test_cluster_info_follows_the_contract():
+    kernel = swendsen_wang(IsingLattice((8, 8), jnp.asarray(1.0), jnp.asarray(0.1)))
+    spins = jax.random.rademacher(jax.random.key(1), (4, 8, 8), dtype=jnp.int8)
+    _, (rate, accepted, changed) = statjax.run_chains(
+        kernel,
+        jax.random.key(0),
+        spins,
+        20,
+        beta=0.3,
+        observe=lambda s, i: (i.acceptance_rate, i.is_accepted, i.fraction_changed),
+    )
+    np.testing.assert_array_equal(rate, 1.0)  # rejection-free
+    np.testing.assert_array_equal(accepted, changed > 0)
+    assert 0.0 < float(changed.mean()) < 1.0
+
+
+@pytest.mark.parametrize("field", [0.0, 0.5])
+def test_zero_temperature_never_raises_the_energy(field):
+    # beta = inf bonds every satisfied pair: domains flip as wholes, which can only
+    # satisfy boundaries (h = 0) or align with the field.
+    model = IsingLattice((8, 8), jnp.asarray(1.0), jnp.asarray(field))
+    spins = jax.random.rademacher(jax.random.key(3), (4, 8, 8), dtype=jnp.int8)
+    final, energy = statjax.run_chains(
+        swendsen_wang(model), jax.random.key(0), spins, 10, beta=jnp.inf, observe=lambda s: s.energy
+    )
+    energy = np.asarray(energy)
+    assert np.all(np.isfinite(energy)) and np.all(np.diff(energy, axis=0) <= 0)
+    np.testing.assert_array_equal(final.energy, jax.vmap(model)(final.position))
+    if field > 0:
+        np.testing.assert_array_equal(final.position, 1)  # every cluster takes the field
+
+
+def test_too_large_lattices_are_refused_without_allocation():
+    with pytest.raises(ValueError, match="side of at most 894"):
+        swendsen_wang(IsingLattice((896, 896, 896)))
+    with jax.enable_x64(True):
+        with pytest.raises(ValueError, match="int32 site indices"):
+            swendsen_wang(IsingLattice((65536, 65536)))
+        state = jax.eval_shape(
+            swendsen_wang(IsingLattice((896, 896, 896))).init,
+            jax.ShapeDtypeStruct((896, 896, 896), jnp.int8),
+        )
+        assert state.bond_sum.dtype == jnp.int64
+        model = IsingLattice((4, 6), jnp.asarray(1.0), jnp.asarray(0.2))
+        final, _ = statjax.run_chains(
+            swendsen_wang(model), jax.random.key(0), jnp.ones((2, 4, 6), jnp.int8), 5, beta=0.4
+        )
+        assert final.magnetization.dtype == jnp.int64
+        np.testing.assert_allclose(final.energy, jax.vmap(model)(final.position))

@@ -180,3 +180,228 @@ def test_bad_arguments_are_rejected():
         sequential_sweep(square_ising(4))
     with pytest.raises(TypeError, match="SparseIsing"):
         colored_sweep(square_ising(4))
+
+
+# ------------------------------------------------------------ acceptance (contract)
+
+
+def numpy_parity(shape):
+    return (sum(np.indices(shape)) % 2).astype(bool)
+
+
+def numpy_flip_probability(rule, spins, coupling, field, beta):
+    """Per-site flip probability of an Ising spin, ``Delta E = 2 s (J n + h)``."""
+    neighbours = sum(np.roll(spins, shift, axis) for axis in range(spins.ndim) for shift in (1, -1))
+    change = 2.0 * spins * (coupling * neighbours + field)
+    if rule == "metropolis":
+        return np.minimum(1.0, np.exp(-beta * change))
+    return 1.0 / (1.0 + np.exp(beta * change))
+
+
+@pytest.mark.parametrize("rule", RULES)
+def test_acceptance_rate_is_the_mean_flip_probability_of_the_sweep(rule):
+    # Sublattice 0 is updated first from the initial spins; sublattice 1 from the
+    # spins after the first half-sweep, which are the final spins on sublattice 0.
+    model = IsingLattice((6, 4, 4), jnp.asarray(1.0), jnp.asarray(0.3))
+    kernel = checkerboard(model, rule)
+    beta = 0.35
+    spins = np.asarray(jax.random.rademacher(jax.random.key(2), model.shape, dtype=jnp.int8))
+    for seed in range(3):
+        state, info = jax.jit(kernel.step)(jax.random.key(seed), kernel.init(spins), beta)
+        final = np.asarray(state.position).astype(np.float64)
+        odd = numpy_parity(model.shape)
+        halfway = np.where(odd, spins, final)
+        first = numpy_flip_probability(rule, spins.astype(np.float64), 1.0, 0.3, beta)
+        second = numpy_flip_probability(rule, halfway, 1.0, 0.3, beta)
+        expected = np.where(odd, second, first).mean()
+        # The sweep realises ceil(2^24 p) / 2^24: within 2^-24 of p.
+        np.testing.assert_allclose(float(info.acceptance_rate), expected, atol=2e-7)
+        changed = np.mean(final != spins)
+        assert float(info.fraction_changed) == pytest.approx(changed)
+        assert bool(info.is_accepted) == (changed > 0)
+        spins = np.asarray(state.position)
+
+
+@pytest.mark.parametrize(
+    "make_kernel",
+    [
+        lambda rule: checkerboard(
+            PottsLattice((4, 6), 3, jnp.asarray(1.0), jnp.asarray(0.2)), rule
+        ),
+        lambda rule: colored_sweep(edwards_anderson(jax.random.key(3), (4, 4)), rule),
+        lambda rule: sequential_sweep(sherrington_kirkpatrick(jax.random.key(4), 12), rule),
+    ],
+    ids=["potts", "colored", "sequential"],
+)
+@pytest.mark.parametrize("rule", RULES)
+def test_mean_acceptance_rate_matches_the_fraction_of_changed_sites(make_kernel, rule):
+    # E[fraction changed | state] = acceptance_rate, so over 200 sweeps of 32 chains the
+    # two means agree within NUM_SIGMA standard errors of their per-chain difference.
+    kernel = make_kernel(rule)
+    values = jnp.asarray(kernel.model.spin_values, jnp.int8)
+    shape = (32, *kernel.model.spin_shape)
+    positions = values[jax.random.randint(jax.random.key(1), shape, 0, len(values))]
+    _, (rate, changed, accepted) = statjax.run_chains(
+        kernel,
+        jax.random.key(0),
+        positions,
+        200,
+        beta=0.6,
+        observe=lambda s, i: (i.acceptance_rate, i.fraction_changed, i.is_accepted),
+    )
+    difference = np.asarray(rate - changed).mean(0)  # per chain
+    error = difference.std(ddof=1) / np.sqrt(difference.size)
+    assert abs(difference.mean()) < NUM_SIGMA * error
+    assert 0.0 < float(rate.mean()) < 1.0
+    np.testing.assert_array_equal(accepted, changed > 0)
+
+
+def test_checkerboard_parity_is_built_on_the_device():
+    for shape in [(4, 6), (2, 4, 6), (6, 2, 2, 4)]:
+        np.testing.assert_array_equal(lattice.checkerboard_parity(shape), numpy_parity(shape))
+    # A lattice of 896^3 sites: traced only, no host array of its size.
+    parity = jax.eval_shape(lambda: lattice.checkerboard_parity((896, 896, 896)))
+    assert parity.shape == (896, 896, 896) and parity.dtype == jnp.bool_
+
+
+# ------------------------------------------------------------ zero temperature
+
+
+def numpy_greedy_sweep(rule, spins, coupling, field):
+    """Two half-sweeps at beta = inf: Metropolis flips iff dE <= 0, heat bath iff dE < 0."""
+    spins = spins.astype(np.int64)
+    odd = numpy_parity(spins.shape)
+    for sublattice in (~odd, odd):
+        neighbours = sum(
+            np.roll(spins, shift, axis) for axis in range(spins.ndim) for shift in (1, -1)
+        )
+        change = 2 * spins * (coupling * neighbours + field)
+        flip = (change <= 0) if rule == "metropolis" else (change < 0)
+        spins = np.where(sublattice & flip, -spins, spins)
+    return spins
+
+
+@pytest.mark.parametrize("field", [0.0, 2.0])
+@pytest.mark.parametrize("rule", RULES)
+def test_zero_temperature_checkerboard_is_the_greedy_rule(rule, field):
+    # h = 0 leaves many ties (Delta E = 0): Metropolis takes them, the heat bath keeps
+    # the spin; h = 2 makes Delta E = 0 the cost of some flips against the field too.
+    model = IsingLattice((6, 8), jnp.asarray(1.0), jnp.asarray(field))
+    kernel = checkerboard(model, rule)
+    spins = np.asarray(jax.random.rademacher(jax.random.key(7), (6, 8), dtype=jnp.int8))
+    state = kernel.init(spins)
+    step = jax.jit(kernel.step)
+    for seed in range(4):
+        expected = numpy_greedy_sweep(rule, np.asarray(state.position), 1.0, field)
+        previous = state
+        state, info = step(jax.random.key(seed), state, jnp.inf)
+        np.testing.assert_array_equal(state.position, expected)
+        assert float(state.energy) == float(model(state.position))
+        assert float(state.energy) <= float(previous.energy)
+        changed = np.mean(np.asarray(state.position) != np.asarray(previous.position))
+        # Deterministic sweeps: every site's probability is 0 or 1.
+        assert float(info.acceptance_rate) == pytest.approx(changed)
+        assert bool(info.is_accepted) == (changed > 0)
+
+
+@pytest.mark.parametrize(
+    "make_kernel",
+    [
+        lambda rule: checkerboard(
+            PottsLattice((4, 6), 3, jnp.asarray(1.0), jnp.asarray(0.5)), rule
+        ),
+        lambda rule: colored_sweep(edwards_anderson(jax.random.key(3), (4, 4)), rule),
+        lambda rule: sequential_sweep(sherrington_kirkpatrick(jax.random.key(4), 12), rule),
+    ],
+    ids=["potts", "colored", "sequential"],
+)
+@pytest.mark.parametrize("rule", RULES)
+def test_zero_temperature_never_raises_the_energy(make_kernel, rule):
+    kernel = make_kernel(rule)
+    values = jnp.asarray(kernel.model.spin_values, jnp.int8)
+    positions = values[jax.random.randint(jax.random.key(5), (4, *kernel.model.spin_shape), 0, 2)]
+    _, (energy, rate) = statjax.run_chains(
+        kernel,
+        jax.random.key(0),
+        positions,
+        12,
+        beta=jnp.inf,
+        observe=lambda s, i: (s.energy, i.acceptance_rate),
+    )
+    assert np.all(np.isfinite(energy)) and np.all(np.isfinite(rate))
+    assert np.all(np.diff(np.asarray(energy), axis=0) <= 1e-5)
+    assert np.all((np.asarray(rate) >= 0) & (np.asarray(rate) <= 1))
+
+
+def test_zero_temperature_metropolis_takes_zero_cost_flips_and_heat_bath_keeps_them():
+    # One SK spin pair with J = 0 between them and no field: every flip costs 0.
+    model = DenseIsing(jnp.zeros((2, 2)), jnp.zeros(2))
+    spins = jnp.array([1, -1], jnp.int8)
+    metropolis = sequential_sweep(model, "metropolis")
+    state, info = metropolis.step(jax.random.key(0), metropolis.init(spins), jnp.inf)
+    np.testing.assert_array_equal(state.position, [-1, 1])
+    assert float(info.acceptance_rate) == 1.0
+    heat_bath = sequential_sweep(model, "heat_bath")
+    state, info = heat_bath.step(jax.random.key(0), heat_bath.init(spins), jnp.inf)
+    np.testing.assert_array_equal(state.position, spins)
+    assert float(info.acceptance_rate) == 0.0 and not bool(info.is_accepted)
+
+
+def test_zero_temperature_potts_heat_bath_takes_a_lowest_value_and_keeps_ties():
+    model = PottsLattice((4, 6), 3, jnp.asarray(1.0), jnp.asarray(0.0))
+    kernel = checkerboard(model, "heat_bath")
+    spins = np.asarray(jax.random.randint(jax.random.key(2), (4, 6), 0, 3), np.int8)
+    state, _ = jax.jit(kernel.step)(jax.random.key(0), kernel.init(spins), jnp.inf)
+    final = np.asarray(state.position)
+    odd = numpy_parity((4, 6))
+    # Sublattice 1 was updated last, given the final spins of sublattice 0.
+    halfway = np.where(odd, spins, final)
+    neighbours = [np.roll(final, shift, axis) for axis in range(2) for shift in (1, -1)]
+    counts = np.stack([sum(n == a for n in neighbours) for a in range(3)])
+    best = counts == counts.max(0)
+    chosen = np.take_along_axis(best, final[None].astype(int), 0)[0]
+    was_best = np.take_along_axis(best, halfway[None].astype(int), 0)[0]
+    assert np.all(chosen[odd])
+    np.testing.assert_array_equal(final[odd & was_best], halfway[odd & was_best])
+
+
+# ------------------------------------------------------------ integer sums
+
+
+def test_checkerboard_refuses_a_lattice_whose_sums_overflow_without_allocating_it():
+    # 3 * 896^3 bonds > 2^31 - 1: refused when the kernel is built (shapes only) and
+    # when its init or step is traced (eval_shape allocates nothing).
+    model = IsingLattice((896, 896, 896))
+    with pytest.raises(ValueError, match="side of at most 894"):
+        checkerboard(model)
+    kernel = lattice.CheckerboardIsing(model)  # bypasses the factory's check
+    spins = jax.ShapeDtypeStruct(model.shape, jnp.int8)
+    with pytest.raises(ValueError, match="beyond int32"):
+        jax.eval_shape(kernel.init, spins)
+    with pytest.raises(ValueError, match="at most 1073741823 sites"):
+        checkerboard(PottsLattice((32768, 32768), 3))
+
+
+def test_checkerboard_carries_int64_sums_under_x64():
+    with jax.enable_x64(True):
+        big = jax.eval_shape(
+            checkerboard(IsingLattice((896, 896, 896))).init,
+            jax.ShapeDtypeStruct((896, 896, 896), jnp.int8),
+        )
+        assert big.bond_sum.dtype == jnp.int64 and big.magnetization.dtype == jnp.int64
+        with pytest.raises(ValueError, match="uint32"):
+            checkerboard(IsingLattice((65538, 65536)))  # more than 2^32 sites
+        for model, rule in [
+            (IsingLattice((4, 6), jnp.asarray(1.0), jnp.asarray(0.3)), "metropolis"),
+            (PottsLattice((4, 6), 3, jnp.asarray(1.0), jnp.asarray(0.2)), "heat_bath"),
+        ]:
+            final, _ = statjax.run_chains(
+                checkerboard(model, rule),
+                jax.random.key(0),
+                jnp.ones((3, 4, 6), jnp.int8),
+                5,
+                beta=0.5,
+            )
+            for leaf in final[2:]:
+                assert leaf.dtype == jnp.int64
+            np.testing.assert_allclose(final.energy, jax.vmap(model)(final.position))

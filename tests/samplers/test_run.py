@@ -138,11 +138,11 @@ def test_new_beta_step_size_or_energy_parameters_never_recompile():
 @pytest.mark.parametrize(
     "beta, message",
     [
-        (0.0, "beta must be finite and > 0"),
-        (-1.0, "beta must be finite and > 0"),
-        (jnp.nan, "beta must be finite and > 0"),
+        (0.0, "beta must be > 0"),
+        (-1.0, "beta must be > 0"),
+        (jnp.nan, "beta must be > 0"),
         (jnp.ones(3), r"shape \(4,\)"),
-        (optax.linear_schedule(1.0, -1.0, 10), "the beta schedule must be finite and > 0"),
+        (optax.linear_schedule(1.0, -1.0, 10), "the beta schedule must be > 0"),
     ],
 )
 def test_bad_beta_is_rejected_with_a_clear_error(kernel, beta, message):

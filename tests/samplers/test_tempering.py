@@ -1,5 +1,7 @@
 """Parallel tempering: mode weights, swap rule, round trips, ladder adaptation, recompiles."""
 
+import inspect
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -185,3 +187,62 @@ def test_bad_arguments_raise(betas, scheme, message):
 def test_adapted_ladder_checks_shapes():
     with pytest.raises(ValueError, match="rejection_rates must have shape"):
         adapted_ladder(jnp.array([0.1, 0.5, 1.0]), jnp.ones((4, 2)))
+
+
+def test_info_follows_the_contract():
+    energy = AnisotropicGaussian(mean=jnp.zeros(2), scales=jnp.ones(2))
+    betas = jnp.array([0.2, 0.5, 1.0, 2.0])
+    pt = replica_exchange(statjax.samplers.metropolis(energy, 0.5), betas, "random_pair")
+    assert "beta" in inspect.signature(pt.step).parameters
+    assert inspect.signature(pt.step).parameters["beta"].default is inspect.Parameter.empty
+    state = pt.init(jax.random.normal(jax.random.key(1), (4, 2)))
+    step = jax.jit(pt.step)
+    for round_index in range(10):
+        state, info = step(jax.random.key(round_index), state, 1.0)
+        proposed = np.asarray(info.is_swap_proposed)
+        alpha = np.asarray(info.swap_acceptance_rate)
+        np.testing.assert_allclose(info.acceptance_rate, alpha[proposed].mean(), rtol=1e-6)
+        assert bool(info.is_accepted) == bool(np.any(info.is_swap_accepted))
+
+
+def test_acceptance_rate_without_a_proposed_pair_is_the_mean_over_pairs():
+    # R = 2 under DEO proposes the one pair at even rounds only.
+    energy = AnisotropicGaussian(mean=jnp.zeros(1), scales=jnp.ones(1))
+    pt = replica_exchange(statjax.samplers.metropolis(energy, 0.5), jnp.array([0.5, 1.0]))
+    state = pt.init(jnp.array([[0.3], [1.5]]))
+    state = state._replace(num_rounds=jnp.ones((), jnp.int32))  # an odd round
+    _, info = jax.jit(pt.step)(jax.random.key(0), state, 1.0)
+    assert not bool(np.any(info.is_swap_proposed)) and not bool(info.is_accepted)
+    np.testing.assert_allclose(info.acceptance_rate, info.swap_acceptance_rate[0])
+
+
+def test_non_finite_start_names_the_chain_and_the_replica():
+    def walled(x):
+        return jnp.where(x[0] > 5.0, jnp.inf, 0.5 * jnp.sum(x**2))
+
+    pt = replica_exchange(statjax.samplers.metropolis(walled, 0.5), jnp.array([0.2, 0.5, 1.0]))
+    start = jnp.zeros((4, 3, 1)).at[2, 1, 0].set(10.0)
+    with pytest.raises(ValueError, match=r"\(chain, replica\) \[\(2, 1\)\]"):
+        tune_ladder(pt, jax.random.key(0), start, 1, 10)
+    with pytest.raises(ValueError, match=r"\[\(2, 1\)\]"):
+        statjax.run_chains(pt, jax.random.key(0), start, 10)
+
+
+def test_tune_ladder_follows_the_global_step_keys_and_takes_any_key():
+    # One round of tune_ladder is run_chains from step 0; legacy and typed keys agree.
+    energy = AnisotropicGaussian(mean=jnp.zeros(2), scales=jnp.ones(2))
+    pt = replica_exchange(statjax.samplers.metropolis(energy, 0.5), jnp.array([0.2, 0.5, 1.0]))
+    start = jax.random.normal(jax.random.key(0), (3, 3, 2))
+    final, _ = statjax.run_chains(pt, jax.random.key(1), start, 10)
+    rejection = tempering_statistics(final, pt.betas).rejection_rates.mean(0)
+    typed = tune_ladder(pt, jax.random.key(1), start, num_rounds=1, num_steps=10)
+    np.testing.assert_array_equal(typed.positions, positions_by_temperature(final))
+    np.testing.assert_array_equal(typed.ladders[-1], adapted_ladder(pt.betas, rejection))
+    legacy = tune_ladder(pt, jax.random.PRNGKey(1), start, num_rounds=1, num_steps=10)
+    np.testing.assert_array_equal(legacy.positions, typed.positions)
+    with pytest.raises(ValueError, match="num_rounds"):
+        tune_ladder(pt, jax.random.key(1), start, num_rounds=1.5)
+    with pytest.raises(ValueError, match="num_steps"):
+        tune_ladder(pt, jax.random.key(1), start, num_steps=0)
+    with pytest.raises(ValueError, match="num_betas"):
+        adapted_ladder(pt.betas, rejection, num_betas=2.5)

@@ -7,8 +7,7 @@ import pytest
 import scipy.integrate
 
 import statjax
-from statjax.energy import AnisotropicGaussian, RingOfGaussians
-from statjax.thermo.ais import interpolated_energy
+from statjax.energy import AnisotropicGaussian, RingOfGaussians, interpolated_energy
 from statjax.thermo.integration import (
     entropy_from_free_energy,
     free_energy,

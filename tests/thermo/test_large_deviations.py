@@ -17,13 +17,14 @@ import pytest
 import scipy.stats
 
 import statjax
+from statjax.energy import tilted_energy
 from statjax.samplers import run as run_module
 from statjax.thermo.large_deviations import (
+    TILT_LADDER_FIELDS,
     adapt_tilted_step_sizes,
     large_deviation_rate,
     sample_tilted,
-    tilted_energy,
-    tilted_kernel,
+    tilt_ladder,
 )
 
 DIMENSION = 50
@@ -59,18 +60,17 @@ def chi_square_run():
     kernel = statjax.samplers.mala(tilted_energy(reference_energy, mean_square), 0.1)
     positions = jnp.zeros((tilts.size * NUM_CHAINS, DIMENSION))
     step_sizes, positions = adapt_tilted_step_sizes(
-        kernel, jax.random.key(1), positions, tilts, NUM_CHAINS, 200
+        kernel, jax.random.key(1), positions, 200, tilts=tilts
     )
     samples = sample_tilted(
-        kernel, jax.random.key(0), positions, tilts, NUM_CHAINS, 1000,
-        step_sizes=step_sizes, thin=5,
-    )  # fmt: skip
+        kernel, jax.random.key(0), positions, 1000, tilts=tilts, step_sizes=step_sizes, thin=5
+    )
     result = large_deviation_rate(tilts, samples.observables, scale=DIMENSION, levels=LEVELS)
     return tilts, samples, result, np.asarray(step_sizes)
 
 
 def test_rate_function_matches_the_exact_chi_square_curve(chi_square_run):
-    tilts, samples, result, _ = chi_square_run
+    tilts, _, result, _ = chi_square_run
     level = np.asarray(result.observable_mean)
     exact_level = 1.0 / (1.0 + 2.0 * tilts / DIMENSION)
     np.testing.assert_array_less(
@@ -95,7 +95,7 @@ def test_rate_function_matches_the_exact_chi_square_curve(chi_square_run):
 
 
 def test_tail_probabilities_reach_rare_events_exactly(chi_square_run):
-    tilts, samples, result, _ = chi_square_run
+    tilts, _, result, _ = chi_square_run
     level = np.asarray(result.observable_mean)
     tail = np.asarray(result.tail_log_probability)
     exact = _exact_tail(level, tilts >= 0)
@@ -160,7 +160,7 @@ def test_linear_observable_with_exact_draws():
 
 
 def test_each_rung_gets_its_own_step_size(chi_square_run):
-    tilts, samples, _, step_sizes = chi_square_run
+    _, samples, _, step_sizes = chi_square_run
     # Dual averaging reaches MALA's target 0.574 on every rung; a stiffer rung (larger k:
     # the tilted Gaussian has variance l_k = 1 / (1 + 2k/d)) gets a smaller step.
     np.testing.assert_allclose(samples.acceptance_rate, 0.574, atol=0.1)
@@ -174,20 +174,46 @@ def test_new_ladder_step_size_or_energy_object_does_not_recompile(chi_square_run
     positions = jnp.ones((tilts.size * NUM_CHAINS, DIMENSION))
     step_sizes = np.linspace(0.03, 0.06, tilts.size)
     sample_tilted(
-        kernel, jax.random.key(3), positions, tilts * 0.5, NUM_CHAINS, 1000,
-        step_sizes=step_sizes, thin=5,
-    )  # fmt: skip
+        kernel, jax.random.key(3), positions, 1000, tilts=tilts * 0.5, step_sizes=step_sizes, thin=5
+    )
     assert run_module._run_chunk._cache_size() == before
 
 
-def test_tilted_kernel_runs_each_chain_at_its_own_tilt():
-    kernel = tilted_kernel(statjax.samplers.mala(tilted_energy(reference_energy, mean_square), 0.1))
-    state = jax.jit(kernel.init)(jnp.ones(DIMENSION), 3.0, 0.02)
-    assert float(state.energy) == pytest.approx(0.5 * DIMENSION + 3.0)
-    new_state, info = jax.jit(kernel.step)(jax.random.key(0), state, 1.0)
-    assert float(new_state.tilt) == 3.0 and float(new_state.step_size) == pytest.approx(0.02)
-    expected = 0.5 * jnp.sum(new_state.position**2) + 3.0 * mean_square(new_state.position)
-    assert float(new_state.energy) == pytest.approx(float(expected), rel=1e-6)
+def test_a_ladder_runs_each_chain_at_its_own_tilt_and_step_size():
+    """Tilt and step size are per-chain kernel leaves; a state carries its own tilted energy."""
+    kernel = statjax.samplers.mala(tilted_energy(reference_energy, mean_square), 0.1)
+    ladder = tilt_ladder(kernel, [0.0, 3.0], 2, step_sizes=[0.1, 0.02])
+    np.testing.assert_array_equal(ladder.energy_fn.tilt, [0.0, 0.0, 3.0, 3.0])
+    np.testing.assert_allclose(ladder.step_size, [0.1, 0.1, 0.02, 0.02])
+    final, trace = statjax.run_chains(
+        ladder, jax.random.key(0), jnp.ones((4, DIMENSION)), 5,
+        observe=lambda state, info: info.acceptance_rate, per_chain=TILT_LADDER_FIELDS,
+    )  # fmt: skip
+    tilts = np.array([0.0, 0.0, 3.0, 3.0])
+    position = np.asarray(final.position)
+    expected = 0.5 * np.sum(position**2, 1) + tilts * np.sum(position**2, 1) / DIMENSION
+    np.testing.assert_allclose(final.energy, expected, rtol=1e-5)
+    assert isinstance(final, statjax.samplers.base.ChainState)
+    assert trace.shape == (5, 4)
+    # The same chain alone, with the scalar tilt and step size of its rung, draws the same.
+    alone = kernel.replace(energy_fn=kernel.energy_fn.replace(tilt=3.0), step_size=0.02)
+    single, _ = statjax.run_chains(alone, jax.random.key(0), jnp.ones((4, DIMENSION)), 5)
+    np.testing.assert_allclose(single.position[2:], final.position[2:], rtol=1e-5, atol=1e-6)
+
+
+def test_legacy_and_typed_keys_give_the_same_draws():
+    kernel = statjax.samplers.mala(tilted_energy(reference_energy, mean_square), 0.1)
+    positions = jnp.ones((4, DIMENSION))
+    typed = sample_tilted(kernel, jax.random.key(5), positions, 10, tilts=[0.0, 2.0])
+    legacy = sample_tilted(kernel, jax.random.PRNGKey(5), positions, 10, tilts=[0.0, 2.0])
+    np.testing.assert_array_equal(typed.observables, legacy.observables)
+    typed_steps, _ = adapt_tilted_step_sizes(
+        kernel, jax.random.key(5), positions, 10, tilts=[0.0, 2.0]
+    )
+    legacy_steps, _ = adapt_tilted_step_sizes(
+        kernel, jax.random.PRNGKey(5), positions, 10, tilts=[0.0, 2.0]
+    )
+    np.testing.assert_array_equal(typed_steps, legacy_steps)
 
 
 def test_bad_input_names_the_argument():
@@ -205,11 +231,22 @@ def test_bad_input_names_the_argument():
     with pytest.raises(ValueError, match="levels"):
         large_deviation_rate([0.0, 1.0, 2.0], draws, levels=[np.nan])
     with pytest.raises(TypeError, match="TiltedEnergy"):
-        tilted_kernel(statjax.samplers.mala(reference_energy, 0.1))
+        sample_tilted(
+            statjax.samplers.mala(reference_energy, 0.1), jax.random.key(0), jnp.zeros((2, 2)), 10,
+            tilts=[0.0],
+        )  # fmt: skip
     kernel = statjax.samplers.mala(tilted_energy(reference_energy, mean_square), 0.1)
+    with pytest.raises(ValueError, match="not a multiple of the 2 tilts"):
+        sample_tilted(kernel, jax.random.key(0), jnp.zeros((3, 2)), 10, tilts=[0.0, 1.0])
     with pytest.raises(ValueError, match="num_chains_per_tilt"):
-        sample_tilted(kernel, jax.random.key(0), jnp.zeros((2, 2)), [0.0], 0, 10)
-    with pytest.raises(ValueError, match="initial_positions"):
-        sample_tilted(kernel, jax.random.key(0), jnp.zeros(2), [0.0, 1.0], 2, 10)
+        tilt_ladder(kernel, [0.0], 0)
     with pytest.raises(ValueError, match="step_sizes"):
-        sample_tilted(kernel, jax.random.key(0), jnp.zeros((2, 2)), [0.0], 2, 10, step_sizes=[-1.0])
+        sample_tilted(
+            kernel, jax.random.key(0), jnp.zeros((2, 2)), 10, tilts=[0.0], step_sizes=[-1.0]
+        )
+    with pytest.raises(ValueError, match="num_burnin_steps"):
+        sample_tilted(
+            kernel, jax.random.key(0), jnp.zeros((2, 2)), 10, tilts=[0.0], num_burnin_steps=2.5
+        )
+    with pytest.raises(ValueError, match="num_steps"):
+        adapt_tilted_step_sizes(kernel, jax.random.key(0), jnp.zeros((2, 2)), 2.5, tilts=[0.0])
