@@ -109,7 +109,7 @@ def load_binary_digits(test_fraction: float, seed: int) -> tuple[np.ndarray, np.
     """scikit-learn's digits binarised at half intensity, shuffled and split: (train, test)."""
     images = (load_digits().data > 8).astype(np.float32)
     order = np.random.default_rng(seed).permutation(len(images))
-    num_test = int(round(test_fraction * len(images)))
+    num_test = round(test_fraction * len(images))
     return images[order[num_test:]], images[order[:num_test]]
 
 

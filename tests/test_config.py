@@ -210,7 +210,7 @@ def test_yaml_round_trip_gives_an_equal_config():
 
 
 def test_yaml_errors_name_the_source():
-    with pytest.raises(ConfigError, match="study.yaml is not valid YAML"):
+    with pytest.raises(ConfigError, match=r"study\.yaml is not valid YAML"):
         config_from_yaml("a: [1,", schema=StudyConfig, source="study.yaml")
     with pytest.raises(ConfigError, match="a mapping of keys to values"):
         config_from_yaml("- 1\n- 2\n", schema=StudyConfig)

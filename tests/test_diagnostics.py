@@ -20,7 +20,7 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore", FutureWarning)  # arviz announces its refactor
     az = pytest.importorskip("arviz")
 
-from statjax.diagnostics import (  # noqa: E402
+from statjax.diagnostics import (
     acceptance_rate,
     autocorrelation,
     effective_sample_size,

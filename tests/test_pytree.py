@@ -10,6 +10,7 @@ through one jitted ``f(m) = m.w * type(m).k`` returned another class's result).
 from __future__ import annotations
 
 import dataclasses
+from typing import ClassVar
 
 import jax
 import jax.numpy as jnp
@@ -106,7 +107,7 @@ class Scaled(Pytree):
 
 class Checked(Pytree):
     value: jax.Array
-    calls = []
+    calls: ClassVar[list] = []
 
     def __post_init__(self):
         Checked.calls.append(self.value)

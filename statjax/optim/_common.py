@@ -85,15 +85,15 @@ def keep_if(accept: jax.Array, new: ArrayTree, old: ArrayTree) -> ArrayTree:
     return jax.tree_util.tree_map(lambda n, o: jnp.where(accept, n, o), new, old)
 
 
-def refuse_nonfinite(
-    grads: ArrayTree, updates: ArrayTree, num_refused: jax.Array
-) -> tuple[jax.Array, ArrayTree, jax.Array]:
-    """``(finite, updates or zeros, num_refused + [not finite])`` for a step with ``grads``.
+def zero_unless(accept: jax.Array, updates: ArrayTree) -> ArrayTree:
+    """``updates`` where ``accept``, zeros elsewhere: a refused step moves nothing.
 
-    The transforms' rule for a gradient with a NaN or infinite entry: the whole
-    step is refused (zero update; the caller keeps its momentum, thermostat or
-    preconditioner with :func:`keep_if`) and counted.
+    Apply it to the *kept* momentum (``keep_if`` first), not to the fresh one:
+    two selects of one fresh value make XLA compute its noise twice.
     """
-    finite = all_finite(grads)
-    updates = keep_if(finite, updates, jax.tree_util.tree_map(jnp.zeros_like, updates))
-    return finite, updates, jnp.where(finite, num_refused, increment(num_refused))
+    return keep_if(accept, updates, jax.tree_util.tree_map(jnp.zeros_like, updates))
+
+
+def count_refusal(num_refused: jax.Array, accept: jax.Array) -> jax.Array:
+    """``num_refused + 1`` for a refused step, unchanged otherwise."""
+    return jnp.where(accept, num_refused, increment(num_refused))

@@ -47,6 +47,7 @@ from statjax.optim._common import (
     all_finite,
     check_scalar,
     check_unit_interval,
+    count_refusal,
     increment,
     keep_if,
     seed_key,
@@ -172,7 +173,7 @@ def local_entropy_gradient(
             )
             finite = all_finite(grad_f)
             x_prime, mu = keep_if(finite, (new_x_prime, new_mu), (x_prime, mu))
-            return (x_prime, mu, jnp.where(finite, num_refused, increment(num_refused))), None
+            return (x_prime, mu, count_refusal(num_refused, finite)), None
 
         (_, mu, num_refused), _ = jax.lax.scan(
             inner_step,

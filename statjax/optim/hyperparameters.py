@@ -73,7 +73,7 @@ class TunableOptimizer(Pytree):
         params: optax.Params | None = None,
         **extra_args: Any,
     ) -> tuple[optax.Updates, optax.OptState]:
-        """optax's ``update`` with this object's hyperparameters, whatever the state holds.
+        """Optax's ``update`` with this object's hyperparameters, whatever the state holds.
 
         Extra keyword arguments (Entropy-SGD's ``grad_fn``) go to the wrapped transform.
         """

@@ -30,14 +30,16 @@ import optax
 from statjax._tree import normal_like
 from statjax.optim._common import (
     ScalarOrSchedule,
+    all_finite,
     check_scalar,
     check_unit_interval,
+    count_refusal,
     increment,
     keep_if,
-    refuse_nonfinite,
     seed_key,
     step_key,
     value_at,
+    zero_unless,
 )
 from statjax.types import ArrayTree, PRNGKey
 
@@ -110,8 +112,10 @@ def psgld(
             ).astype(g.dtype)
 
         updates = jax.tree_util.tree_map(leaf_update, grads, square_average, noise)
-        finite, updates, num_refused = refuse_nonfinite(grads, updates, state.num_refused)
+        finite = all_finite(grads)
         square_average = keep_if(finite, square_average, state.square_average)
-        return updates, PSGLDState(increment(state.count), state.key, square_average, num_refused)
+        num_refused = count_refusal(state.num_refused, finite)
+        new_state = PSGLDState(increment(state.count), state.key, square_average, num_refused)
+        return zero_unless(finite, updates), new_state
 
     return optax.GradientTransformation(init_fn, update_fn)

@@ -31,14 +31,16 @@ import optax
 from statjax._tree import normal_like
 from statjax.optim._common import (
     ScalarOrSchedule,
+    all_finite,
     check_scalar,
     check_unit_interval,
+    count_refusal,
     increment,
     keep_if,
-    refuse_nonfinite,
     seed_key,
     step_key,
     value_at,
+    zero_unless,
 )
 from statjax.types import ArrayTree, PRNGKey
 
@@ -110,8 +112,10 @@ def sghmc(
             grads,
             noise,
         )
-        finite, updates, num_refused = refuse_nonfinite(grads, momentum, state.num_refused)
+        finite = all_finite(grads)
         momentum = keep_if(finite, momentum, state.momentum)
-        return updates, SGHMCState(increment(state.count), state.key, momentum, num_refused)
+        num_refused = count_refusal(state.num_refused, finite)
+        new_state = SGHMCState(increment(state.count), state.key, momentum, num_refused)
+        return zero_unless(finite, momentum), new_state
 
     return optax.GradientTransformation(init_fn, update_fn)

@@ -26,12 +26,14 @@ import optax
 from statjax._tree import normal_like
 from statjax.optim._common import (
     ScalarOrSchedule,
+    all_finite,
     check_scalar,
+    count_refusal,
     increment,
-    refuse_nonfinite,
     seed_key,
     step_key,
     value_at,
+    zero_unless,
 )
 from statjax.types import PRNGKey
 
@@ -96,7 +98,9 @@ def sgld(
         updates = jax.tree_util.tree_map(
             lambda g, n: (-lr * g + noise_scale * n).astype(g.dtype), grads, noise
         )
-        _, updates, num_refused = refuse_nonfinite(grads, updates, state.num_refused)
-        return updates, SGLDState(increment(state.count), state.key, num_refused)
+        finite = all_finite(grads)
+        num_refused = count_refusal(state.num_refused, finite)
+        new_state = SGLDState(increment(state.count), state.key, num_refused)
+        return zero_unless(finite, updates), new_state
 
     return optax.GradientTransformation(init_fn, update_fn)

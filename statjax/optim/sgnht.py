@@ -45,13 +45,15 @@ import optax
 from statjax._tree import normal_like, tree_vdot
 from statjax.optim._common import (
     ScalarOrSchedule,
+    all_finite,
     check_scalar,
+    count_refusal,
     increment,
     keep_if,
-    refuse_nonfinite,
     seed_key,
     step_key,
     value_at,
+    zero_unless,
 )
 from statjax.types import ArrayTree, PRNGKey
 
@@ -136,12 +138,13 @@ def sgnht(
             measured = jax.tree_util.tree_map(lambda a, b: 0.5 * (a + b), state.momentum, momentum)
         num_params = sum(jnp.size(x) for x in jax.tree_util.tree_leaves(momentum))
         thermostat = state.thermostat + tree_vdot(measured, measured) / num_params - lr * temp
-        finite, updates, num_refused = refuse_nonfinite(grads, momentum, state.num_refused)
+        finite = all_finite(grads)
         momentum, thermostat = keep_if(
             finite, (momentum, thermostat), (state.momentum, state.thermostat)
         )
+        num_refused = count_refusal(state.num_refused, finite)
         new_state = SGNHTState(increment(state.count), state.key, momentum, thermostat, num_refused)
-        return updates, new_state
+        return zero_unless(finite, momentum), new_state
 
     return optax.GradientTransformation(init_fn, update_fn)
 

@@ -202,11 +202,14 @@ class SweepInfo(NamedTuple):
 
 def sweep_info(probability_sum: jax.Array, num_changed: jax.Array, num_sites: int) -> SweepInfo:
     """A :class:`SweepInfo` from the summed acceptance probabilities and the changed sites."""
-    scale = np.float32(1.0 / num_sites)
+    # Divisions, not products with 1 / N: XLA may contract a product with a consumer's
+    # sum into an FMA in one program and not in another (plain vs. sharded chains),
+    # which would change the last bit of e.g. an annealing run's mean acceptance.
+    size = np.float32(num_sites)
     return SweepInfo(
-        (probability_sum * scale).astype(jnp.float32),
+        (probability_sum.astype(jnp.float32) / size),
         num_changed > 0,
-        num_changed.astype(jnp.float32) * scale,
+        num_changed.astype(jnp.float32) / size,
     )
 
 

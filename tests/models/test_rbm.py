@@ -310,7 +310,7 @@ def test_block_gibbs_info_follows_the_contract_and_refuses_non_finite_updates():
 def test_block_gibbs_at_zero_temperature_descends_and_ties_keep_the_current_unit():
     """beta = inf: each half-sweep takes the lower-energy layer, so E never rises."""
     params = _random_rbm(1, 6, 5)
-    final, energies = statjax.run_chains(
+    _, energies = statjax.run_chains(
         rbm.block_gibbs(params), jax.random.key(2), jnp.zeros((16, 6)), 10,
         beta=jnp.inf, observe=lambda state: state.energy,
     )  # fmt: skip

@@ -7,8 +7,8 @@ algorithms):
 - ``contract``: the kernel, its state and its info satisfy the runtime-checkable
   Protocols ``Kernel``, ``ChainState`` and ``StepInfo``; ``acceptance_rate`` lies
   in [0, 1], ``is_accepted`` is boolean, one of each per chain and step.
-- ``jit_vmap``: ``jit(step)`` and ``jit(vmap(step))`` with the driver's keys
-  (``chain_keys``) give the driver's states.
+- ``jit_vmap``: ``jit(vmap(step))`` with the driver's keys (``chain_keys``)
+  gives the driver's states.
 - ``per_chain_beta``: a beta per chain (one of them ``+inf``, zero temperature)
   gives, chain by chain, the run at that scalar beta; at ``+inf`` every state
   stays finite, and a kernel whose greedy limit descends never raises the energy.
@@ -58,16 +58,13 @@ from statjax.pytree import Pytree
 from statjax.samplers import run as run_module
 from statjax.samplers.base import ChainState, Kernel, StepInfo
 from statjax.samplers.cluster import swendsen_wang
+from statjax.samplers.du_mordatch import du_mordatch_langevin
 from statjax.samplers.lattice import checkerboard, colored_sweep, sequential_sweep
+from statjax.samplers.lattice_sharded import row_mesh, sharded_checkerboard
 from statjax.samplers.loop import chain_keys, step_chains
 from statjax.samplers.run import initial_states
 from statjax.samplers.tempering import replica_exchange
 from statjax.thermo.large_deviations import TILT_LADDER_FIELDS, tilt_ladder
-
-try:  # Du & Mordatch's kernel moves from models/ebm.py to samplers/ (issue 14).
-    from statjax.samplers import du_mordatch_langevin
-except ImportError:
-    from statjax.models.ebm import du_mordatch_langevin
 
 NUM_CHAINS = 4
 NUM_STEPS = 3
@@ -103,6 +100,15 @@ class Holed(Pytree):
         return jnp.where(x[0] > 0.3, self.bad, 0.5 * jnp.sum(x**2))
 
 
+class UniformProposal(Pytree):
+    """The symmetric proposal ``x' = x + U(-width, width)``; ``width`` is a leaf."""
+
+    width: jax.Array
+
+    def __call__(self, key, x):
+        return x + jax.random.uniform(key, x.shape, x.dtype, -self.width, self.width)
+
+
 def _vector_energy(x):
     return 0.5 * x**2
 
@@ -135,7 +141,7 @@ class Case(NamedTuple):
 def _continuous(on_energy, field="step_size", energy_shape=(), descends=False, replicas=None):
     def positions():
         shape = (NUM_CHAINS, 2) if replicas is None else (NUM_CHAINS, replicas, 2)
-        return 0.5 * jax.random.normal(jax.random.key(11), shape)
+        return 0.5 * np.random.default_rng(11).standard_normal(shape, np.float32)
 
     return Case(
         make=lambda variant, step_size: on_energy(Quadratic(jnp.float32(1.0 + variant)), step_size),
@@ -148,7 +154,7 @@ def _continuous(on_energy, field="step_size", energy_shape=(), descends=False, r
 
 
 def _spins(shape, key=12):
-    return jax.random.rademacher(jax.random.key(key), (NUM_CHAINS, *shape), jnp.int8)
+    return np.random.default_rng(key).choice(np.array([-1, 1], np.int8), (NUM_CHAINS, *shape))
 
 
 def _ising(variant):
@@ -163,12 +169,17 @@ def _tilted_mala(energy_fn, step_size, tilt=0.5):
     return statjax.mala(tilted_energy(energy_fn, jnp.sum, tilt), step_size)
 
 
+def _proposal_metropolis(energy_fn, width):
+    return statjax.metropolis(energy_fn, proposal=UniformProposal(jnp.asarray(width, jnp.float32)))
+
+
 def _hopfield(variant):
     return hebbian(random_patterns(jax.random.key(20 + variant), 2, 16))
 
 
 CASES = {
     "metropolis": _continuous(lambda e, s: statjax.metropolis(e, s), descends=True),
+    "metropolis_proposal": _continuous(_proposal_metropolis, field="proposal.width", descends=True),
     "ula": _continuous(lambda e, s: statjax.ula(e, s)),
     "mala": _continuous(lambda e, s: statjax.mala(e, s)),
     "hmc": _continuous(lambda e, s: statjax.hmc(e, s, 3)),
@@ -187,11 +198,14 @@ CASES = {
         positions=lambda: _spins((4, 4)),
         descends=True,
     ),
+    "sharded_checkerboard": Case(
+        make=lambda variant, _: sharded_checkerboard(_ising(variant), row_mesh(1)),
+        positions=lambda: _spins((4, 4)),
+        descends=True,
+    ),
     "checkerboard_potts": Case(
         make=lambda variant, _: checkerboard(square_potts(4, 3, coupling=1.0 + 0.5 * variant)),
-        positions=lambda: jax.random.randint(
-            jax.random.key(13), (NUM_CHAINS, 4, 4), 0, 3, jnp.int8
-        ),
+        positions=lambda: np.random.default_rng(13).integers(0, 3, (NUM_CHAINS, 4, 4), np.int8),
         descends=True,
     ),
     "colored_sweep": Case(
@@ -223,8 +237,8 @@ CASES = {
         make=lambda variant, _: block_gibbs(
             init_rbm(jax.random.key(variant), 6, 4, weight_scale=1.0)
         ),
-        positions=lambda: jax.random.bernoulli(jax.random.key(14), 0.5, (NUM_CHAINS, 6)).astype(
-            jnp.float32
+        positions=lambda: (
+            np.random.default_rng(14).integers(0, 2, (NUM_CHAINS, 6)).astype(np.float32)
         ),
         descends=True,
     ),
@@ -262,11 +276,6 @@ def _init_all(kernel, positions):
     return initial_states(kernel, positions)
 
 
-@jax.jit
-def _step_one(kernel, key, state, beta):
-    return kernel.step(key, state, beta)
-
-
 def _run(kernel, key, positions, **kwargs):
     return statjax.run_chains(kernel, key, positions, NUM_STEPS, observe=_energy_of, **kwargs)
 
@@ -275,12 +284,9 @@ def _energy_of(state):
     return state.energy
 
 
-def _record(state, info):
-    return state.energy, info.acceptance_rate, info.is_accepted
-
-
 def _chain(tree, index):
-    return jax.tree_util.tree_map(lambda x: x[index], tree)
+    """Chain ``index`` of every leaf, on the host (eager device ops would each compile)."""
+    return jax.tree_util.tree_map(lambda x: np.asarray(x)[index], tree)
 
 
 def _assert_trees_close(actual, expected):
@@ -337,6 +343,13 @@ def test_contract(name):
     case = CASES[name]
     kernel = _kernel(name)
     assert isinstance(kernel, Kernel)
+    # One chain, unbatched (traced only: the compiled programs below are batched).
+    state = jax.eval_shape(kernel.init, _chain(case.positions(), 0))
+    state, info = jax.eval_shape(kernel.step, jax.random.key(0), state, 1.0)
+    assert isinstance(state, ChainState) and isinstance(info, StepInfo)
+    assert state.energy.shape == case.energy_shape
+    assert info.acceptance_rate.shape == () and info.is_accepted.shape == ()
+
     states = _init_all(kernel, case.positions())
     assert isinstance(states, ChainState)
     assert states.energy.shape == (NUM_CHAINS, *case.energy_shape)
@@ -368,9 +381,7 @@ def test_jit_and_vmap_of_step_give_the_driver(name):
     betas = jnp.ones(NUM_CHAINS, jnp.float32)
     for step in range(NUM_STEPS):
         keys = chain_keys(key, step, NUM_CHAINS)
-        first, _ = _step_one(kernel, keys[0], _chain(states, 0), betas[0])
         states, _ = _step_all(kernel, keys, states, betas)
-        _assert_trees_close(first, _chain(states, 0))
     _assert_trees_close(states, final)
 
 
@@ -427,7 +438,8 @@ def test_tilt_ladder_equals_separate_tilted_runs():
 def test_non_finite_proposals_are_refused(name):
     """(e) E is NaN, +inf or -inf for x_0 > 0.3, the chains start at x_0 = 0.25."""
     case = CASES[name]
-    positions = jnp.zeros_like(case.positions()).at[..., 0].set(0.25)
+    positions = np.zeros_like(case.positions())
+    positions[..., 0] = 0.25
     for bad in (np.nan, np.inf, -np.inf):
         kernel = case.on_energy(Holed(np.float32(bad)), np.float32(0.3))
         final, energies = statjax.run_chains(

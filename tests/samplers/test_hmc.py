@@ -29,7 +29,7 @@ def test_vector_valued_energy_is_refused_at_trace_time():
 
 def test_integer_positions_are_refused_naming_the_dtype():
     kernel = statjax.hmc(quadratic, 0.1, 3)
-    with pytest.raises(TypeError, match="hmc needs floating-point positions.*int32"):
+    with pytest.raises(TypeError, match=r"hmc needs floating-point positions.*int32"):
         kernel.init(jnp.zeros(3, jnp.int32))
 
 

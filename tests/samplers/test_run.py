@@ -37,7 +37,7 @@ def test_trace_is_time_first_then_chains(kernel):
 
 
 def test_no_observe_keeps_no_trace(kernel):
-    final, trace = statjax.run_chains(kernel, jax.random.key(0), jnp.zeros((5, 3)), 10)
+    _, trace = statjax.run_chains(kernel, jax.random.key(0), jnp.zeros((5, 3)), 10)
     assert trace is None
 
 

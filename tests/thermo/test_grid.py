@@ -71,7 +71,7 @@ def test_log_z_1d_double_well_matches_quad_and_bessel(beta, barrier):
         well = DoubleWell(dim=1, barrier=barrier)
         log_z = float(grid_log_z(well, beta, -3.0, 3.0, 1201))
     density = lambda x: np.exp(-beta * barrier * (x**2 - 1) ** 2)
-    quad, quad_error = scipy.integrate.quad(density, -np.inf, np.inf, epsabs=0, epsrel=1e-13)
+    quad, _ = scipy.integrate.quad(density, -np.inf, np.inf, epsabs=0, epsrel=1e-13)
     np.testing.assert_allclose(log_z, np.log(quad), rtol=0, atol=1e-10)
     # int exp(-a (x^2 - 1)^2) dx = (pi / 2) e^{-a/2} [I_{-1/4}(a/2) + I_{1/4}(a/2)].
     half = 0.5 * beta * barrier

@@ -52,7 +52,7 @@ def test_ring_of_gaussians_along_the_geometric_path():
     ring = RingOfGaussians()
     base = AnisotropicGaussian(mean=jnp.zeros(2), scales=jnp.full(2, 4.0))
     fractions = jnp.linspace(0.0, 1.0, 17) ** 3  # the integrand changes fastest near b = 0
-    gap = lambda s: ring(s.position) - base(s.position)  # noqa: E731 (defined once)
+    gap = lambda s: ring(s.position) - base(s.position)
     kernel = statjax.samplers.hmc(interpolated_energy(base, ring, 0.0), 0.05, 10)
     positions = 4.0 * jax.random.normal(jax.random.key(2), (128, 2))  # exact draws at b = 0
     means, errors = [], []

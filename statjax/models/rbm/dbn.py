@@ -1,7 +1,7 @@
 """Deep belief networks (Hinton, Osindero & Teh 2006): greedy training and ancestral samples."""
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 import jax
 import jax.numpy as jnp
@@ -44,7 +44,7 @@ def train_dbn(
         [(8, 6), (6, 4)]
     """
     key = as_key(key)
-    layers = []
+    layers: list[RBMParams] = []
     inputs = jnp.asarray(data, jnp.float32)
     for depth, num_hidden in enumerate(hidden_sizes):
         key_init, key_train = jax.random.split(jax.random.fold_in(key, depth))
@@ -53,7 +53,7 @@ def train_dbn(
             weight_scale=weight_scale, visible_bias=base_rate_visible_bias(inputs),
         )  # fmt: skip
         state, _ = train_rbm(key_train, params, inputs, optimizer, **train_kwargs)
-        layers.append(state.params)
+        layers.append(cast(RBMParams, state.params))
         inputs = hidden_probabilities(state.params, inputs)
     return layers
 

@@ -54,7 +54,9 @@ def hidden_logits(
     params: Params, visible: jax.Array, beta: jax.typing.ArrayLike = 1.0
 ) -> jax.Array:
     """Logits of ``p(h_j = 1 | v)``: ``beta (c + W^T v~)``, ``v~ = v`` or ``v / s^2``."""
-    return beta * (params.hidden_bias + scaled_visible(params, visible) @ params.weights)
+    return jnp.asarray(beta) * (
+        params.hidden_bias + scaled_visible(params, visible) @ params.weights
+    )
 
 
 def hidden_probabilities(

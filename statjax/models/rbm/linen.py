@@ -39,7 +39,9 @@ class RBM(nn.Module):
         hidden_bias = self.param("hidden_bias", nn.initializers.zeros, (self.num_hidden,))
         if self.gaussian:
             log_sigma = self.param("log_sigma", nn.initializers.zeros, (num_visible,))
-            params = GaussianRBMParams(weights, visible_bias, hidden_bias, log_sigma)
+            params: RBMParams | GaussianRBMParams = GaussianRBMParams(
+                weights, visible_bias, hidden_bias, log_sigma
+            )
         else:
             params = RBMParams(weights, visible_bias, hidden_bias)
         return free_energy(params, visible)

@@ -110,7 +110,7 @@ def ais_betas(scale: float = 1.0) -> np.ndarray:
     """
     pieces = [(0.0, 0.5, 500), (0.5, 0.9, 4000), (0.9, 1.0, 10000)]
     parts = [np.linspace(a, b, max(1, round(n * scale)) + 1)[:-1] for a, b, n in pieces]
-    return np.concatenate(parts + [np.ones(1)])
+    return np.concatenate([*parts, np.ones(1)])
 
 
 class BaseRatePathState(NamedTuple):

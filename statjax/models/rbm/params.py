@@ -1,7 +1,7 @@
 """RBM parameters as explicit pytrees, their initialisation and the base-rate visible bias."""
 
 import math
-from typing import NamedTuple
+from typing import NamedTuple, TypeGuard
 
 import jax
 import jax.numpy as jnp
@@ -41,7 +41,7 @@ class GaussianRBMParams(NamedTuple):
     log_sigma: jax.Array
 
 
-def is_gaussian(params: RBMParams | GaussianRBMParams) -> bool:
+def is_gaussian(params: RBMParams | GaussianRBMParams) -> TypeGuard[GaussianRBMParams]:
     """Whether ``params`` are those of a Gaussian–Bernoulli RBM (real visible units)."""
     return isinstance(params, GaussianRBMParams)
 
@@ -60,11 +60,13 @@ def init_rbm(
 
     Args:
         key: PRNG key for the weights.
-        num_visible, num_hidden: layer sizes.
+        num_visible: visible units ``V`` (at least 1).
+        num_hidden: hidden units ``H``.
         weight_scale: standard deviation of the initial weights.
         visible_bias: initial ``b`` (default zeros); for binary data
             ``logit(data mean)`` is the usual choice (:func:`base_rate_visible_bias`).
         gaussian: build :class:`GaussianRBMParams` with ``sigma`` for every unit.
+        sigma: the initial visible standard deviation of a Gaussian RBM.
 
     Example:
         >>> import jax

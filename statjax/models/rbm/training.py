@@ -24,7 +24,7 @@ anew (build it once, outside the loop).
 
 from collections.abc import Callable
 from functools import partial
-from typing import NamedTuple
+from typing import NamedTuple, TypeAlias
 
 import jax
 import jax.numpy as jnp
@@ -46,7 +46,7 @@ from statjax.samplers.tempering import (
 )
 from statjax.types import PRNGKey
 
-Optimizer = optax.GradientTransformation | TunableOptimizer
+Optimizer: TypeAlias = optax.GradientTransformation | TunableOptimizer
 """An optax transformation (static under ``jit``) or a tunable one (traced)."""
 
 
@@ -97,8 +97,9 @@ def init_training(
         >>> int(state.step), state.chains is None
         (0, True)
     """
+    persistent: jax.Array | ReplicaExchangeState | None = None
     if chains is not None:
-        chains = jnp.asarray(chains, params.weights.dtype)
+        chains = persistent = jnp.asarray(chains, params.weights.dtype)
     if ladder is not None:
         if chains is None:
             raise ValueError("PT training (a `ladder`) needs initial `chains`.")
@@ -107,12 +108,12 @@ def init_training(
         ladder = jnp.asarray(ladder, params.weights.dtype)
         kernel = replica_exchange(block_gibbs(params), ladder)
         replicas = jnp.repeat(chains[:, None, :], ladder.shape[0], axis=1)
-        chains = jax.vmap(kernel.init)(replicas)
+        persistent = jax.vmap(kernel.init)(replicas)
     # Strong dtypes everywhere: a weakly typed leaf (from a Python float) would
     # change type after the first update and make the jitted epoch compile twice.
     params = jax.tree_util.tree_map(_strong, params)
     opt_state = jax.tree_util.tree_map(_strong, optimizer.init(params))
-    return RBMTrainState(params, opt_state, chains, jnp.zeros((), jnp.int32), ladder)
+    return RBMTrainState(params, opt_state, persistent, jnp.zeros((), jnp.int32), ladder)
 
 
 def _strong(x):
@@ -312,7 +313,8 @@ def train_rbm(
         optimizer: an optax transformation (e.g. ``optax.sgd(0.05, momentum=0.5)``),
             static: a newly built one compiles anew; or a
             :func:`statjax.optim.tunable` one, traced: new numbers reuse the program.
-        num_epochs, batch_size: passes over the data and minibatch size.
+        num_epochs: passes over the data (more passes, for a resumed state).
+        batch_size: minibatch size.
         num_gibbs_steps: ``k`` of CD-k / PCD-k.
         persistent: PCD instead of CD.
         num_chains: persistent chains (PCD only).
@@ -336,8 +338,10 @@ def train_rbm(
         (2, 8)
     """
     key = as_key(key)
-    resumed = params if isinstance(params, RBMTrainState) else None
-    model = resumed.params if resumed is not None else params
+    if isinstance(params, RBMTrainState):
+        resumed, model = params, params.params
+    else:
+        resumed, model = None, params
     data = jnp.asarray(data, model.weights.dtype)
     if data.ndim != 2 or data.shape[1] != model.weights.shape[0]:
         raise ValueError(
