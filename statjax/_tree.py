@@ -16,7 +16,7 @@ def as_pytree_fn(fn):
 
     A plain function becomes a leafless ``Partial`` (its identity is static, so a
     new function recompiles); a callable that already is a pytree (a ``Partial``
-    with parameters, a ``flax.struct.dataclass`` with ``__call__``) is kept, so
+    with parameters, a :class:`statjax.pytree.Pytree` with ``__call__``) is kept, so
     that its parameters stay traced leaves and changing them never recompiles.
     """
     if isinstance(fn, Partial):

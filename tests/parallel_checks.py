@@ -22,7 +22,7 @@ from statjax.config import parse_config
 from statjax.energy.ising import IsingLattice, square_ising
 from statjax.samplers.lattice import checkerboard
 from statjax.samplers.lattice_sharded import row_mesh, sharded_checkerboard
-from statjax.samplers.run import _run_chunk, run_chains
+from statjax.samplers.run import _run_chunk, run_chains, with_info
 from statjax.samplers.tempering import replica_exchange, tempering_statistics
 
 
@@ -71,8 +71,9 @@ def check_run_chains(out: dict) -> None:
             np.int32(0),
             num_steps=4,
             thin=1,
-            observe=observe,
-            with_info=False,
+            observe=with_info(observe),
+            reducer=None,
+            per_chain=(),
             structure="",
         )
         .compile()

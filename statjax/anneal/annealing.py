@@ -260,7 +260,9 @@ def kernel_annealing(
         states.energy,
         tally.best_position,
         tally.best_energy,
-        tally.acceptance / num_steps,
+        # One float32 factor, so sharded and unsharded runs round alike (an eager
+        # division on sharded arrays rounded differently in the last bit).
+        tally.acceptance * np.float32(1.0 / num_steps),
         tally.energy_trace,
     )
     return result, states

@@ -1,6 +1,6 @@
 """Energy landscapes: pure energies ``E(x)`` whose density is ``exp(-beta E(x))``.
 
-Each landscape is a ``flax.struct.dataclass`` called on one position
+Each landscape is a :class:`statjax.pytree.Pytree` called on one position
 ``x: (dim,)``: its numeric parameters are pytree leaves (a jitted sampler that
 takes the landscape as an argument does not recompile when they change) and its
 structural settings (``dim``, ``num_modes``) are static. What is known exactly

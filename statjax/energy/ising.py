@@ -129,8 +129,8 @@ def lattice_bond_sum(spins: jax.Array) -> jax.Array:
     check_lattice_sums(spins.shape)
     dtype = integer_sum_dtype()
     spins = spins.astype(jnp.int32)
-    return sum(
-        jnp.sum(spins * jnp.roll(spins, -1, axis), dtype=dtype) for axis in range(spins.ndim)
+    return jnp.asarray(
+        sum(jnp.sum(spins * jnp.roll(spins, -1, axis), dtype=dtype) for axis in range(spins.ndim))
     )
 
 
@@ -168,8 +168,8 @@ class IsingLattice(Pytree):
     """
 
     shape: tuple[int, ...] = static_field()
-    coupling: jax.Array = 1.0
-    field: jax.Array = 0.0
+    coupling: ArrayLike = 1.0
+    field: ArrayLike = 0.0
 
     # Hash by identity so that jax.jit(model) works: array leaves are unhashable.
     __hash__ = object.__hash__
@@ -195,9 +195,8 @@ class IsingLattice(Pytree):
     def energy_from_sums(self, bond_sum: ArrayLike, magnetization: ArrayLike) -> jax.Array:
         """``E = -J * bond_sum - h * magnetization`` from the two integer sums."""
         dtype = _float_dtype(self.coupling, self.field)
-        return -self.coupling * jnp.asarray(bond_sum, dtype) - self.field * jnp.asarray(
-            magnetization, dtype
-        )
+        coupling, field = jnp.asarray(self.coupling), jnp.asarray(self.field)
+        return -coupling * jnp.asarray(bond_sum, dtype) - field * jnp.asarray(magnetization, dtype)
 
     def __call__(self, spins: ArrayLike) -> jax.Array:
         """Energy of one configuration ``spins: shape`` (values ±1); a float scalar."""
@@ -235,8 +234,8 @@ class PottsLattice(Pytree):
 
     shape: tuple[int, ...] = static_field()
     num_states: int = static_field(default=3)
-    coupling: jax.Array = 1.0
-    field: jax.Array = 0.0
+    coupling: ArrayLike = 1.0
+    field: ArrayLike = 0.0
 
     __hash__ = object.__hash__
 
@@ -266,7 +265,8 @@ class PottsLattice(Pytree):
     def energy_from_sums(self, num_satisfied: ArrayLike, num_in_zero: ArrayLike) -> jax.Array:
         """``E = -J * num_satisfied - h * num_in_zero`` from the two integer counts."""
         dtype = _float_dtype(self.coupling, self.field)
-        return -self.coupling * jnp.asarray(num_satisfied, dtype) - self.field * jnp.asarray(
+        coupling, field = jnp.asarray(self.coupling), jnp.asarray(self.field)
+        return -coupling * jnp.asarray(num_satisfied, dtype) - field * jnp.asarray(
             num_in_zero, dtype
         )
 
@@ -284,6 +284,8 @@ class PottsLattice(Pytree):
 
 class IsingSpinVector:
     """What models over a vector of ``N`` Ising spins with fields ``h: (N,)`` share."""
+
+    fields: jax.Array  # declared by the subclasses' dataclass fields
 
     @property
     def num_spins(self) -> int:

@@ -108,6 +108,8 @@ from statjax.models.variational import (
 )
 
 __all__ = [
+    "RBM",
+    "VIB",
     "AsynchronousSweep",
     "BlockGibbs",
     "BlockGibbsState",
@@ -127,13 +129,11 @@ __all__ = [
     "HopfieldNetwork",
     "InformationBounds",
     "MeanFieldDense",
-    "RBM",
     "RBMConfiguration",
     "RBMParams",
     "RBMTrainState",
     "SynchronousUpdate",
     "TrainMetrics",
-    "VIB",
     "ais_betas",
     "ais_log_z",
     "asynchronous_sweep",

@@ -37,7 +37,7 @@ function here is a pure function of ``(model, params)`` with explicit PRNG keys.
 """
 
 from collections.abc import Sequence
-from typing import NamedTuple
+from typing import NamedTuple, cast
 
 import flax.linen as nn
 import jax
@@ -88,6 +88,7 @@ class GaussianEncoder(nn.Module):
 
     @nn.compact
     def __call__(self, x: jax.Array) -> tuple[jax.Array, jax.Array]:
+        """``(mean, std)`` of ``p(z|x)``, each ``(..., latent_dim)``."""
         for width in self.hidden_sizes:
             x = nn.relu(nn.Dense(width)(x))
         mean = nn.Dense(self.latent_dim, name="mean")(x)
@@ -124,11 +125,13 @@ class VIB(nn.Module):
     decoder_hidden_sizes: Sequence[int] = ()
 
     def setup(self):
+        """The encoder, the decoder's hidden layers and its output layer."""
         self.encoder = GaussianEncoder(self.latent_dim, tuple(self.encoder_hidden_sizes))
         self.decoder_layers = [nn.Dense(width) for width in self.decoder_hidden_sizes]
         self.decoder_output = nn.Dense(self.num_classes)
 
     def __call__(self, x: jax.Array) -> tuple[jax.Array, jax.Array]:
+        """The encoder's ``(mean, std)`` for inputs ``x``."""
         # Initialising through __call__ alone must create the decoder's parameters too.
         mean, std = self.encoder(x)
         if self.is_initializing():
@@ -308,10 +311,10 @@ def vib_loss(
     """
     num_samples = check_count("num_samples", num_samples)
     check_positive("bottleneck_weight", bottleneck_weight, allow_zero=True)
-    mean, std = model.apply({"params": params}, x)
+    mean, std = _encode(model, params, x)
     noise = jax.random.normal(as_key(key), (num_samples, *mean.shape), mean.dtype)
     z = mean + std * noise
-    log_probs = jax.nn.log_softmax(model.apply({"params": params}, z, method=VIB.decode))
+    log_probs = jax.nn.log_softmax(_decode(model, params, z))
     log_likelihood = jnp.take_along_axis(log_probs, labels[None, :, None], axis=-1)[..., 0]
     bounds = information_bounds(gaussian_kl_divergence(mean, std), log_likelihood, entropy_y)
     loss = bounds.cross_entropy + bottleneck_weight * bounds.information_zx_upper
@@ -344,7 +347,17 @@ def predictive_probabilities(
         ((5, 3), True)
     """
     num_samples = check_count("num_samples", num_samples)
-    mean, std = model.apply({"params": params}, x)
+    mean, std = _encode(model, params, x)
     noise = jax.random.normal(as_key(key), (num_samples, *mean.shape), mean.dtype)
-    logits = model.apply({"params": params}, mean + std * noise, method=VIB.decode)
+    logits = _decode(model, params, mean + std * noise)
     return jnp.mean(jax.nn.softmax(logits, axis=-1), axis=0)
+
+
+# ``Module.apply`` is typed to return ``(output, state)`` as well (with ``mutable=``);
+# without it, it returns the method's output.
+def _encode(model: VIB, params: ArrayTree, x: jax.Array) -> tuple[jax.Array, jax.Array]:
+    return cast(tuple[jax.Array, jax.Array], model.apply({"params": params}, x))
+
+
+def _decode(model: VIB, params: ArrayTree, z: jax.Array) -> jax.Array:
+    return cast(jax.Array, model.apply({"params": params}, z, method=VIB.decode))

@@ -91,21 +91,23 @@ class GaussianPrior(Pytree):
 
     def _precisions(self, params: ArrayTree) -> list:
         leaves = jax.tree_util.tree_leaves(params)
-        if jax.tree_util.tree_structure(self.precision).num_leaves == 1:
+        if len(jax.tree_util.tree_leaves(self.precision)) == 1:
             return [self.precision] * len(leaves)
         return jax.tree_util.tree_leaves(self.precision)
 
     def potential(self, params: ArrayTree) -> jax.Array:
         """``(lambda / 2) sum_i w_i^2``: the weight-decay penalty, summed over all leaves."""
         pairs = zip(self._precisions(params), jax.tree_util.tree_leaves(params), strict=True)
-        return sum(0.5 * jnp.sum(precision * jnp.square(w)) for precision, w in pairs)
+        return jnp.asarray(sum(0.5 * jnp.sum(precision * jnp.square(w)) for precision, w in pairs))
 
     def log_normalizer(self, params: ArrayTree) -> jax.Array:
         """``log Z = (1/2) sum_i log(2 pi / lambda_i)`` over the ``d`` parameters of ``params``."""
         pairs = zip(self._precisions(params), jax.tree_util.tree_leaves(params), strict=True)
-        return sum(
-            0.5 * jnp.sum(jnp.broadcast_to(jnp.log(2 * math.pi / precision), jnp.shape(w)))
-            for precision, w in pairs
+        return jnp.asarray(
+            sum(
+                0.5 * jnp.sum(jnp.broadcast_to(jnp.log(2 * math.pi / precision), jnp.shape(w)))
+                for precision, w in pairs
+            )
         )
 
     def log_prob(self, params: ArrayTree) -> jax.Array:
@@ -230,7 +232,11 @@ def jacobian_regularizer(
     parameters (closed over by ``apply_fn``).
 
     Args:
-        key, apply_fn, x, num_projections, projection: as in :func:`jacobian_norm_estimate`.
+        key: PRNG key of the projections (legacy or typed).
+        apply_fn: maps a batch ``(B, *input_shape)`` to outputs ``(B, C)``.
+        x: the inputs ``(B, *input_shape)``.
+        num_projections: projections per example (as in :func:`jacobian_norm_estimate`).
+        projection: ``"sphere"`` or ``"gaussian"`` (as in :func:`jacobian_norm_estimate`).
 
     Returns:
         A scalar: half the batch mean of the estimated squared Frobenius norms.

@@ -159,11 +159,12 @@ def split_variables(variables: dict) -> tuple[ArrayTree, ArrayTree]:
             "'rho' collection with init_rho(params)."
         )
     mean, rho = variables["params"], variables[RHO_COLLECTION]
-    if jax.tree_util.tree_structure(mean) != jax.tree_util.tree_structure(rho):
+    structures = jax.tree_util.tree_structure(mean), jax.tree_util.tree_structure(rho)
+    if structures[0] != structures[1]:  # type: ignore[operator]  # jaxlib's PyTreeDef stub
         raise ValueError(
             "variables['params'] and variables['rho'] must have the same tree structure "
             "(every parameter variational); got "
-            f"{jax.tree_util.tree_structure(mean)} and {jax.tree_util.tree_structure(rho)}."
+            f"{structures[0]} and {structures[1]}."
         )
     return mean, posterior_scale(rho)
 
@@ -175,8 +176,9 @@ def sample_params(key: PRNGKey, mean: ArrayTree, scale: ArrayTree) -> ArrayTree:
     ``jax.vmap`` over keys for an ensemble.
 
     Args:
-        key: PRNG key.
-        mean, scale: pytrees of the same structure (:func:`split_variables`).
+        key: PRNG key (legacy or typed).
+        mean: the means ``mu``, a pytree (:func:`split_variables`).
+        scale: the standard deviations ``sigma``, a pytree of the same structure.
 
     Returns:
         A pytree shaped like ``mean``.
@@ -233,8 +235,11 @@ def mean_field_entropy(scale: ArrayTree) -> jax.Array:
         >>> round(float(mean_field_entropy({"w": jnp.ones(2)})), 6)  # log(2 pi e)
         2.837877
     """
-    return sum(
-        jnp.sum(0.5 * _LOG_2_PI_E + jnp.log(sigma)) for sigma in jax.tree_util.tree_leaves(scale)
+    return jnp.asarray(
+        sum(
+            jnp.sum(0.5 * _LOG_2_PI_E + jnp.log(sigma))
+            for sigma in jax.tree_util.tree_leaves(scale)
+        )
     )
 
 
@@ -279,7 +284,7 @@ def mean_field_kl(mean: ArrayTree, scale: ArrayTree, prior: GaussianPrior) -> ja
     kls = jax.tree_util.tree_map(
         lambda mu, sigma, s_p: jnp.sum(gaussian_kl(mu, sigma, 0.0, s_p)), mean, scale, prior_scale
     )
-    return sum(jax.tree_util.tree_leaves(kls))
+    return jnp.asarray(sum(jax.tree_util.tree_leaves(kls)))
 
 
 # ------------------------------------------------------------------ the free energy
@@ -341,7 +346,8 @@ def variational_free_energy(
 
     Args:
         expected_loss: ``E_q[loss]`` or an unbiased estimate, a scalar.
-        mean, scale: ``mu`` and ``sigma`` of ``q`` (:func:`split_variables`).
+        mean: ``mu`` of ``q`` (:func:`split_variables`).
+        scale: ``sigma`` of ``q``, shaped like ``mean``.
         prior: the Gaussian prior (:class:`~statjax.models.regularizers.GaussianPrior`).
         temperature: ``T >= 0``, a float, a traced scalar (no recompile for a new
             value) or an ``optax.Schedule`` evaluated at ``step``.

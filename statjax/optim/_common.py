@@ -6,6 +6,8 @@ hyperparameters, so traced values (and schedules, checked where they are
 evaluated) pass unchecked here.
 """
 
+from typing import TypeAlias
+
 import jax
 import jax.numpy as jnp
 import optax
@@ -13,7 +15,7 @@ import optax
 from statjax import checks
 from statjax.types import ArrayTree, PRNGKey
 
-ScalarOrSchedule = float | jax.Array | optax.Schedule
+ScalarOrSchedule: TypeAlias = float | jax.Array | optax.Schedule
 
 
 def value_at(value: ScalarOrSchedule, count: jax.Array) -> jax.Array:

@@ -67,7 +67,7 @@ class LocalEntropyState(NamedTuple):
         num_refused: inner SGLD steps refused for a non-finite gradient.
     """
 
-    count: jax.Array
+    count: jax.Array  # type: ignore[assignment]  # shadows tuple.count, as optax's
     key: PRNGKey
     num_refused: jax.Array
 

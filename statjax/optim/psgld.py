@@ -54,7 +54,7 @@ class PSGLDState(NamedTuple):
         num_refused: steps refused for a non-finite gradient.
     """
 
-    count: jax.Array
+    count: jax.Array  # type: ignore[assignment]  # shadows tuple.count, as optax's
     key: PRNGKey
     square_average: ArrayTree
     num_refused: jax.Array

@@ -55,7 +55,7 @@ class SGHMCState(NamedTuple):
         num_refused: steps refused for a non-finite gradient.
     """
 
-    count: jax.Array
+    count: jax.Array  # type: ignore[assignment]  # shadows tuple.count, as optax's
     key: PRNGKey
     momentum: ArrayTree
     num_refused: jax.Array

@@ -47,7 +47,7 @@ class SGLDState(NamedTuple):
         num_refused: steps refused for a non-finite gradient.
     """
 
-    count: jax.Array
+    count: jax.Array  # type: ignore[assignment]  # shadows tuple.count, as optax's
     key: PRNGKey
     num_refused: jax.Array
 

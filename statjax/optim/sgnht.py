@@ -69,7 +69,7 @@ class SGNHTState(NamedTuple):
         num_refused: steps refused for a non-finite gradient.
     """
 
-    count: jax.Array
+    count: jax.Array  # type: ignore[assignment]  # shadows tuple.count, as optax's
     key: PRNGKey
     momentum: ArrayTree
     thermostat: jax.Array

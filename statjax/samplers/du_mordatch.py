@@ -15,17 +15,11 @@ import jax.numpy as jnp
 import numpy as np
 
 from statjax._tree import as_pytree_fn, normal_like, tree_where
-from statjax.checks import check_floating_position, check_positive, scalar_energy
+from statjax.checks import check_floating_position, check_positive
 from statjax.pytree import Pytree
 from statjax.samplers.base import AcceptanceInfo
-from statjax.samplers.langevin import LangevinState, is_finite_state
+from statjax.samplers.langevin import LangevinState, energy_and_grad_state, is_finite_state
 from statjax.types import ArrayTree, EnergyFn, PRNGKey
-
-
-def _energy_and_grad(energy_fn: EnergyFn, position: ArrayTree) -> LangevinState:
-    """The state at ``position``; an energy that is not one scalar is refused at trace time."""
-    energy, energy_grad = jax.value_and_grad(lambda x: scalar_energy(energy_fn, x))(position)
-    return LangevinState(position, energy, energy_grad)
 
 
 class DuMordatchLangevin(Pytree):
@@ -64,7 +58,7 @@ class DuMordatchLangevin(Pytree):
     def init(self, position: ArrayTree) -> LangevinState:
         """Start a chain at ``position``, caching its energy and gradient."""
         check_floating_position(position, "du_mordatch_langevin")
-        return _energy_and_grad(self.energy_fn, position)
+        return energy_and_grad_state(self.energy_fn, position)
 
     def step(
         self, key: PRNGKey, state: LangevinState, beta: jax.typing.ArrayLike
@@ -79,7 +73,7 @@ class DuMordatchLangevin(Pytree):
             return jnp.clip(x - drift + scale * xi, self.lower, self.upper).astype(x.dtype)
 
         position = jax.tree_util.tree_map(move, state.position, state.energy_grad, noise)
-        proposal = _energy_and_grad(self.energy_fn, position)
+        proposal = energy_and_grad_state(self.energy_fn, position)
         is_finite = is_finite_state(proposal)
         new_state = tree_where(is_finite, proposal, state)
         return new_state, AcceptanceInfo(is_finite.astype(state.energy.dtype), is_finite)

@@ -436,7 +436,7 @@ class CheckerboardIsing(Pytree):
         dim = len(shape)
         thresholds = flip_thresholds(self.rule, beta, self.model.coupling, self.model.field, dim)
         spins = state.position
-        flipped, probability_sum = [], 0.0
+        flipped, probability_sum = [], jnp.zeros((), jnp.float32)
         for colour in range(2):
             neighbours = lattice_neighbour_sum(spins)
             local = spins * neighbours
@@ -469,7 +469,7 @@ def _potts_neighbours(spins: jax.Array) -> list[jax.Array]:
 
 
 def _count_equal(neighbours: list[jax.Array], value: jax.Array) -> jax.Array:
-    return sum((n == value).astype(jnp.int8) for n in neighbours)
+    return jnp.asarray(sum((n == value).astype(jnp.int8) for n in neighbours))
 
 
 class CheckerboardPotts(Pytree):
@@ -500,7 +500,9 @@ class CheckerboardPotts(Pytree):
         """State at spins ``position`` (``0..q-1``, the lattice shape)."""
         check_lattice_sums(self.model.shape, "PottsLattice")
         spins = jnp.asarray(position).astype(jnp.int8)
-        satisfied = sum(spins == jnp.roll(spins, -1, axis) for axis in range(spins.ndim))
+        satisfied = jnp.asarray(
+            sum(spins == jnp.roll(spins, -1, axis) for axis in range(spins.ndim))
+        )
         num_satisfied, num_in_zero = integer_sums(satisfied, spins == 0)
         energy = self.model.energy_from_sums(num_satisfied, num_in_zero)
         return PottsState(spins, energy, num_satisfied, num_in_zero)
@@ -557,14 +559,16 @@ class CheckerboardPotts(Pytree):
         masks = (~odd, odd)
         uniform_of = _half_sweep_uniforms(key, shape)
         spins = state.position
-        probability_sum = 0.0
+        probability_sum = jnp.zeros((), jnp.float32)
         for colour in range(2):
             new, change = self._new_values(
                 spins, _potts_neighbours(spins), uniform_of(colour), beta
             )
             probability_sum += float_total(jnp.where(masks[colour], change, 0.0))
             spins = jnp.where(masks[colour], new, spins)
-        satisfied = sum(spins == jnp.roll(spins, -1, axis) for axis in range(spins.ndim))
+        satisfied = jnp.asarray(
+            sum(spins == jnp.roll(spins, -1, axis) for axis in range(spins.ndim))
+        )
         num_satisfied, num_in_zero, num_changed = integer_sums(
             satisfied, spins == 0, spins != state.position
         )
@@ -605,8 +609,9 @@ def checkerboard(
         # Shapes only: a lattice too large is refused before anything is allocated.
         check_lattice_sums(model.shape, name)
         check_site_counters(model.shape, name)
-        kernel_class = CheckerboardIsing if isinstance(model, IsingLattice) else CheckerboardPotts
-        return kernel_class(model, rule)
+        if isinstance(model, IsingLattice):
+            return CheckerboardIsing(model, rule)
+        return CheckerboardPotts(model, rule)
     raise TypeError(
         f"checkerboard takes an IsingLattice or a PottsLattice, got {type(model).__name__}; "
         "use colored_sweep for a SparseIsing and sequential_sweep for a DenseIsing."
@@ -669,7 +674,7 @@ class ColoredSweep(Pytree):
         uniform = site_uniforms(key, self.model.spin_shape, num=1)[0]
         spins = state.position
         num_flipped = jnp.zeros((), jnp.int32)
-        probability_sum = 0.0
+        probability_sum = jnp.zeros((), jnp.float32)
         for color in range(self.num_colors):
             local_field = self.model.local_fields(spins)
             in_class = self.colors == color

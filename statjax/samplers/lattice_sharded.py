@@ -17,7 +17,9 @@ a host array), and the random integer of a site is the Threefry-2x32 word of its
 layouts, below and above :data:`~statjax.samplers.lattice.INLINE_RANDOM_MIN_SITES`
 sites). The exact integer sums (bond sum, magnetization, flips; int64 under
 ``jax_enable_x64``, else refused beyond int32 as for the single-device sweep) and
-the summed acceptance probabilities are local sums followed by one ``psum``.
+the summed acceptance probabilities are local sums followed by one ``psum``
+(so ``acceptance_rate`` agrees with the single-device sweep to float rounding,
+~1e-7, summed in another order; states and integer sums are bit-identical).
 Tested against the single-device sweep with 4 forced host devices.
 
 The kernel follows the statjax kernel API, so ``run_chains`` runs it (a few
@@ -148,7 +150,7 @@ class ShardedCheckerboardIsing(Pytree):
             column = jax.lax.broadcasted_iota(jnp.uint32, spins.shape, 1)
             odd = ((global_row ^ column) & jnp.uint32(1)) == 1
             parity_is = [~odd, odd]
-            flipped, probability_sum = [], 0.0
+            flipped, probability_sum = [], jnp.zeros((), jnp.float32)
             for colour in range(2):
                 neighbours = neighbour_sum(spins)
                 local = spins * neighbours

@@ -117,7 +117,7 @@ def run_chains(
     num_chains = count_chains(initial.position if is_state(initial) else initial)
     _check_per_chain(kernel, per_chain, num_chains)
     states = initial_states(kernel, initial, per_chain)
-    check_initial_energy(states.energy)
+    check_initial_energy(states.energy, what=getattr(kernel, "energy_axes", "chains"))
     beta = prepare_beta(beta, num_chains, start_step, num_steps)
     chunk_size = _chunk_size(chunk_size, num_steps, thin, callback)
     observe = None if observe is None else with_info(observe)
