@@ -256,6 +256,7 @@ def _kill_after_first_checkpoint(config_path: Path, output_dir: Path) -> Path | 
     return run_dir
 
 
+@pytest.mark.slow
 def test_resume_after_sigkill_is_bit_identical(tmp_path):
     """Kill a run with SIGKILL part-way, resume it, compare with the same run left alone."""
     config_path = _write_config(tmp_path, num_steps=20000, checkpoint_every=1000)

@@ -17,6 +17,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+# Each check starts JAX in subprocesses on forced host devices: tens of seconds.
+pytestmark = pytest.mark.slow
+
 HERE = Path(__file__).parent
 
 

@@ -55,6 +55,7 @@ def test_true_densities_are_normalised_and_match_their_samples(ebm_2d):
     np.testing.assert_allclose(ebm_2d.true_log_density("checkerboard", points), -math.log(8))
 
 
+@pytest.mark.slow
 def test_runs_reports_likelihoods_and_resumes_exactly(ebm_2d, tmp_path, monkeypatch):
     config = _config(ebm_2d, tmp_path)
     full = create_run(config, quiet=True)

@@ -38,6 +38,7 @@ def _config(module, tmp_path, **changes):
     return parse_config(raw, module.Config)
 
 
+@pytest.mark.slow
 def test_runs_separates_data_from_noise_and_resumes_exactly(ebm_digits, tmp_path, monkeypatch):
     config = _config(ebm_digits, tmp_path)
     full = create_run(config, quiet=True)

@@ -37,6 +37,7 @@ def _config(free_energy, tmp_path, **changes):
     return parse_config(raw, free_energy.Config)
 
 
+@pytest.mark.slow
 def test_estimates_agree_with_exact_log_z(free_energy, tmp_path):
     run = create_run(_config(free_energy, tmp_path), quiet=True)
     summary = execute(run)

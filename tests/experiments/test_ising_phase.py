@@ -41,6 +41,7 @@ def _config(module, tmp_path, **changes):
     return parse_config(raw, module.Config)
 
 
+@pytest.mark.slow
 def test_small_run_matches_exact_enumeration(ising_phase, tmp_path):
     config = _config(ising_phase, tmp_path)
     run = create_run(config, quiet=True)

@@ -44,6 +44,7 @@ def _config(experiment, tmp_path, **changes):
     return parse_config(raw, experiment.Config)
 
 
+@pytest.mark.slow
 def test_runs_reports_rare_tails_and_resumes_exactly(experiment, tmp_path, monkeypatch):
     config = _config(experiment, tmp_path)
     full = create_run(config, quiet=True)

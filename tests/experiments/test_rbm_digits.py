@@ -37,6 +37,7 @@ def _config(rbm_digits, tmp_path, **changes):
     return parse_config(raw, rbm_digits.Config)
 
 
+@pytest.mark.slow
 def test_exact_and_ais_log_likelihoods_agree(rbm_digits, tmp_path):
     run = create_run(_config(rbm_digits, tmp_path), quiet=True)
     summary = execute(run)

@@ -42,6 +42,7 @@ def _config(module, tmp_path, **changes):
     return parse_config(raw, module.Config)
 
 
+@pytest.mark.slow
 def test_runs_reports_decomposes_and_resumes_exactly(vi_mlp, tmp_path, monkeypatch):
     config = _config(vi_mlp, tmp_path)
     full = create_run(config, quiet=True)
