@@ -1,11 +1,12 @@
 r"""The one way statjax declares a pytree class, and the guard for everybody else's.
 
-JAX 0.10 gives two classes registered with ``jax.tree_util.register_dataclass``
-(what ``flax.struct.dataclass`` and ``flax.struct.PyTreeNode`` use) *equal*
-``PyTreeDef``\ s when their field names match, although their hashes differ. A
+JAX 0.10 gives two classes registered through its dataclass registration (what
+Flax's struct dataclasses and nodes use) *equal* ``PyTreeDef``\ s when their
+field names match, although their hashes differ. A
 ``jax.jit`` cache that meets both can then run one class's compiled program for
-the other, silently (measured: 45-53 of 300 generated one-field classes through
-one jitted function returned another class's result). Classes registered with
+the other, silently (measured: 40-53 of 300 generated one-field classes through
+one jitted function returned another class's result; docs/design-decisions.md,
+"Pytrees JAX cannot confuse", names the APIs). Classes registered with
 ``register_pytree_node``/``register_pytree_with_keys`` carry their type in the
 tree structure and are never confused (0 of 300).
 
@@ -15,7 +16,7 @@ which makes the subclass a frozen dataclass and registers it with
 recompiles) unless declared with :func:`static_field`, whose values go into the
 tree structure (hashable, compared on every cache lookup).
 
-A user's own ``flax.struct`` energy still meets the fault. Every statjax entry
+A user's own Flax struct energy still meets the fault. Every statjax entry
 point that jits a user pytree therefore adds :func:`structure_key` (the tree
 structure *and* the identity of every node's class) as a static argument;
 :func:`guarded_jit` does that for any function.
@@ -130,7 +131,7 @@ def structure_key(tree: Any) -> tuple:
 
     Two trees get equal keys only when their ``PyTreeDef``\ s are equal and every
     node is of the same class object, so a static jit argument built from it
-    keeps classes that JAX's ``PyTreeDef`` equality confuses (``flax.struct``
+    keeps classes that JAX's ``PyTreeDef`` equality confuses (Flax struct
     dataclasses with the same fields) apart.
     """
     treedef = jax.tree_util.tree_structure(tree)

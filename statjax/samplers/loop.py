@@ -183,6 +183,8 @@ def sample_chains(
     """
     if num_steps % thin:
         raise ValueError(f"num_steps ({num_steps}) must be a multiple of thin ({thin}).")
+    if reducer is not None and observe is None:
+        raise ValueError("a reducer reduces what `observe` records: pass an `observe` function.")
     num_chains = _num_chains(states)
     dtype = _energy_dtype(states)
     steps = jnp.asarray(start_step) + jnp.arange(num_steps)

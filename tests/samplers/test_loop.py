@@ -192,3 +192,11 @@ def test_per_chain_selection_skips_none_fields():
     assert len(per_chain_leaves(tree, ("step_size",))) == 1
     axes = kernel_axes(tree, ("step_size",))
     assert axes.step_size == 0
+
+
+def test_a_reducer_without_observe_is_refused():
+    kernel = statjax.metropolis(quadratic, 0.5)
+    states = init_chains(kernel, jnp.zeros((2, 1)))
+    last = Reducer(lambda record: record, lambda carry, record, step: record)
+    with pytest.raises(ValueError, match="pass an `observe` function"):
+        sample_chains(kernel, jax.random.key(0), states, 3, reducer=last)
