@@ -13,6 +13,8 @@ sweep.
 - statjax: :func:`statjax.samplers.lattice.checkerboard` under
   :func:`statjax.run_chains` (vmap over chains, scan over sweeps, one jitted
   call); it also keeps each chain's exact energy and magnetization every sweep.
+- statjax multispin: :func:`statjax.samplers.multispin.multispin_checkerboard`,
+  the same law with 32 spins per ``uint32`` word and about 10 random bits per spin.
 
 Site updates per second = chains x L^2 x sweeps / wall time: best of
 ``--repeats`` timed runs, numpy's and statjax's interleaved, after a warm-up
@@ -33,6 +35,7 @@ import numpy as np
 import statjax
 from statjax.energy.ising import square_ising
 from statjax.samplers.lattice import checkerboard
+from statjax.samplers.multispin import multispin_checkerboard
 
 BETA_C = math.log(1.0 + math.sqrt(2.0)) / 2.0
 
@@ -67,9 +70,14 @@ def numpy_runner(length: int, num_chains: int, num_sweeps: int):
     return lambda: numpy_sweeps(spins, BETA_C, num_sweeps, rng)
 
 
-def statjax_runner(length: int, num_chains: int, num_sweeps: int):
-    """A compiled statjax run of ``num_sweeps`` sweeps (states chained); a callable."""
-    kernel = checkerboard(square_ising(length))
+def statjax_runner(length: int, num_chains: int, num_sweeps: int, multispin: bool = False):
+    """A compiled statjax run of ``num_sweeps`` sweeps (states chained); a callable.
+
+    ``multispin``: :func:`statjax.samplers.multispin.multispin_checkerboard` (32
+    spins per word, the same law) instead of the ``int8`` checkerboard.
+    """
+    model = square_ising(length)
+    kernel = multispin_checkerboard(model) if multispin else checkerboard(model)
     key = jax.random.key(0)
     signs = jax.random.rademacher(key, (num_chains, length, length), dtype=jnp.int8)
     states, _ = statjax.run_chains(kernel, key, signs, num_sweeps, beta=BETA_C)
@@ -115,7 +123,8 @@ def main() -> None:
     )
     print(
         f"{'L':>5} {'chains':>6} {'sweeps':>6} {'numpy Msite/s':>14} "
-        f"{'statjax Msite/s':>16} {'ratio':>6}"
+        f"{'statjax Msite/s':>16} {'ratio':>6} {'multispin Msite/s':>18} {'ratio':>6} "
+        f"{'vs checkerboard':>15}"
     )
     for length in args.sizes:
         for num_chains in args.chains:
@@ -123,12 +132,15 @@ def main() -> None:
             runners = {
                 "numpy": numpy_runner(length, num_chains, num_sweeps),
                 "statjax": statjax_runner(length, num_chains, num_sweeps),
+                "multispin": statjax_runner(length, num_chains, num_sweeps, multispin=True),
             }
             rates = best_rates(runners, num_chains * length**2 * num_sweeps, args.repeats)
             rate_numpy, rate_statjax = rates["numpy"], rates["statjax"]
             print(
                 f"{length:>5} {num_chains:>6} {num_sweeps:>6} {rate_numpy / 1e6:>14.1f} "
-                f"{rate_statjax / 1e6:>16.1f} {rate_statjax / rate_numpy:>6.2f}",
+                f"{rate_statjax / 1e6:>16.1f} {rate_statjax / rate_numpy:>6.2f} "
+                f"{rates['multispin'] / 1e6:>18.1f} {rates['multispin'] / rate_numpy:>6.2f} "
+                f"{rates['multispin'] / rate_statjax:>15.2f}",
                 flush=True,
             )
 

@@ -38,8 +38,9 @@ loss), which is what an annealer returns.
 
 Writes ``curves.png`` (training loss and test accuracy against iterations, mean
 over restarts with the min-max band, one line per method), ``metrics.jsonl`` (one
-line per record) and ``summary.json``. The run is short (seconds to a minute), so
-it is not checkpointed: a resumed run starts over.
+line per record) and ``summary.json``. A checkpoint is taken every
+``checkpoint_every`` iterations (a multiple of ``record_every``): a resumed run
+continues every method where it stopped and gives the same summary.
 
 Example:
     $ statjax run configs/anneal_mlp.yaml
@@ -47,7 +48,7 @@ Example:
 
 import dataclasses
 import math
-from functools import partial
+from functools import lru_cache, partial
 
 import jax
 import jax.numpy as jnp
@@ -75,7 +76,7 @@ class Annealing:
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class Config(ExperimentConfig):
-    """Settings of the annealed-MLP experiment; not checkpointed (``checkpoint_every`` unused)."""
+    """Settings of the annealed-MLP experiment; ``checkpoint_every`` counts iterations."""
 
     hidden_units: int = setting(4, ge=1, help="width H of the hidden ReLU layer (2-H-2 net)")
     num_train: int = setting(512, ge=8, help="training points")
@@ -89,10 +90,16 @@ class Config(ExperimentConfig):
     annealing: Annealing = setting(Annealing(), help="the annealer")
 
     def validate(self) -> None:
-        """The curves are sampled on a regular grid that must tile the run."""
+        """The curves are sampled on a regular grid that tiles the run and its checkpoints."""
         if self.num_steps % self.record_every:
             raise ConfigError(
                 "num_steps", self.num_steps, f"a multiple of record_every ({self.record_every})"
+            )
+        if self.checkpoint_every % self.record_every:
+            raise ConfigError(
+                "checkpoint_every",
+                self.checkpoint_every,
+                f"a multiple of record_every ({self.record_every})",
             )
 
 
@@ -183,8 +190,6 @@ def run(config: Config, run: Run) -> dict:
     )
     data = (x_train, y_train, x_test, y_test)
     num_records = config.num_steps // config.record_every
-    # curves[method] = (num_records + 1, 3, num_restarts): loss, train accuracy, test accuracy
-    curves = {method: [np.asarray(_evaluate(initial, *data))] for method in METHODS}
 
     cfg = config.annealing
     geometric_temperature(cfg.initial_temperature, cfg.alpha)  # checks T_0 and alpha
@@ -195,59 +200,96 @@ def run(config: Config, run: Run) -> dict:
         jnp.int32(cfg.steps_per_temperature),
     )
     energy = jax.tree_util.Partial(_energy, x_train, y_train)
-    optimizers = {
-        "gradient_descent": optax.sgd(config.learning_rate_gd),
-        "adam": optax.adam(config.learning_rate_adam),
-    }
-    params = {method: initial for method in METHODS}
+    optimizers = _optimizers(config.learning_rate_gd, config.learning_rate_adam)
     opt_states = {name: jax.vmap(opt.init)(initial) for name, opt in optimizers.items()}
-    best_energy = np.full(config.num_restarts, np.inf)
-    best_params = initial
-    accepted = 0.0
+    # Optimizer states are checkpointed as their leaves (optax's empty states have none).
+    opt_trees = {name: jax.tree.structure(opt_state) for name, opt_state in opt_states.items()}
+    # curves_METHOD: (num_records + 1, 3, num_restarts) loss, train accuracy, test accuracy.
+    first = {method: np.asarray(_evaluate(initial, *data)) for method in METHODS}
+    state = {
+        "params": {method: initial for method in METHODS},
+        "opt_states": {name: _leaves_dict(opt_state) for name, opt_state in opt_states.items()},
+        "best_energy": np.full(config.num_restarts, np.inf, np.float32),
+        "best_params": initial,
+        "accepted": np.zeros((), np.float64),
+        "curves": {
+            method: np.zeros((num_records + 1, *values.shape), values.dtype)
+            for method, values in first.items()
+        },
+    }
+    for method, values in first.items():
+        state["curves"][method][0] = values
 
-    with run.progress(config.num_steps, desc="iterations") as progress:
-        for record in range(num_records):
-            start = record * config.record_every
-            # One key for the whole run: the key of step k is fold_in(key, k) (the
-            # driver's rule), so the chunks equal one uninterrupted run.
-            result = simulated_annealing(
-                energy,
-                key_anneal,
-                params["annealing"],
-                config.record_every,
-                temperature=schedule,
-                step_size=cfg.step_size,
-                start_step=start,
+    def advance(state, chunk):
+        # One record per chunk: checkpoint_every is a multiple of record_every.
+        params = dict(state["params"])
+        result = simulated_annealing(
+            energy,
+            key_anneal,  # the key of step k is fold_in(key, k): chunks equal one run
+            params["annealing"],
+            chunk.length,
+            temperature=schedule,
+            step_size=cfg.step_size,
+            start_step=chunk.start,
+        )
+        params["annealing"] = result.position
+        accepted = state["accepted"] + float(np.mean(result.acceptance_rate)) * chunk.length
+        improved = np.asarray(result.best_energy) < np.asarray(state["best_energy"])
+        best_energy = np.where(improved, np.asarray(result.best_energy), state["best_energy"])
+        best_params = _where_restart(improved, result.best_position, state["best_params"])
+        opt_leaves = {}
+        for name, optimizer in optimizers.items():
+            opt_state = _from_leaves_dict(opt_trees[name], state["opt_states"][name])
+            params[name], opt_state = _optimize(
+                optimizer, params[name], opt_state, x_train, y_train, num_steps=chunk.length
             )
-            params["annealing"] = result.position
-            accepted += float(np.mean(result.acceptance_rate)) * config.record_every
-            improved = np.asarray(result.best_energy) < best_energy
-            best_energy = np.where(improved, np.asarray(result.best_energy), best_energy)
-            best_params = _where_restart(improved, result.best_position, best_params)
-            for name, optimizer in optimizers.items():
-                params[name], opt_states[name] = _optimize(
-                    optimizer,
-                    params[name],
-                    opt_states[name],
-                    x_train,
-                    y_train,
-                    num_steps=config.record_every,
-                )
-            step = start + config.record_every
-            metrics = {"temperature": float(schedule(step))}
-            for method in METHODS:
-                values = np.asarray(_evaluate(params[method], *data))
-                curves[method].append(values)
-                metrics[f"{method}_loss"] = float(values[0].mean())
-                metrics[f"{method}_test_accuracy"] = float(values[2].mean())
-            run.log(step, **metrics)
-            progress.update_to(step)
+            opt_leaves[name] = _leaves_dict(opt_state)
+        record = chunk.stop // config.record_every
+        metrics = {"temperature": float(schedule(chunk.stop))}
+        curves = {method: np.array(values) for method, values in state["curves"].items()}
+        for method in METHODS:
+            values = np.asarray(_evaluate(params[method], *data))
+            curves[method][record] = values
+            metrics[f"{method}_loss"] = float(values[0].mean())
+            metrics[f"{method}_test_accuracy"] = float(values[2].mean())
+        state = {
+            "params": params,
+            "opt_states": opt_leaves,
+            "best_energy": np.asarray(best_energy, np.float32),
+            "best_params": best_params,
+            "accepted": np.asarray(accepted, np.float64),
+            "curves": curves,
+        }
+        return state, metrics
 
-    curves = {method: np.stack(values) for method, values in curves.items()}
-    best = np.asarray(_evaluate(best_params, *data))
-    summary = _summary(config, curves, best, accepted / config.num_steps)
+    state = run.loop(
+        state, advance, config.num_steps, log_every=config.record_every, desc="iterations"
+    )
+    curves = {method: np.asarray(values) for method, values in state["curves"].items()}
+    best = np.asarray(_evaluate(state["best_params"], *data))
+    summary = _summary(config, curves, best, float(state["accepted"]) / config.num_steps)
     run.save_figure(_curves_figure(summary, curves, config), "curves.png")
     return summary
+
+
+def _leaves_dict(tree) -> dict:
+    """A pytree's leaves as ``{"0": leaf, "1": ...}`` (a structure every checkpoint stores)."""
+    return {str(index): leaf for index, leaf in enumerate(jax.tree.leaves(tree))}
+
+
+def _from_leaves_dict(treedef, leaves: dict):
+    """The inverse of :func:`_leaves_dict` for the structure ``treedef``."""
+    return jax.tree.unflatten(treedef, [leaves[str(index)] for index in range(len(leaves))])
+
+
+# Cached: the optimizers are static arguments of ``_optimize``, so the same objects
+# (a second run, a resumed one, in this process) reuse its compiled programs.
+@lru_cache(maxsize=8)
+def _optimizers(learning_rate_gd: float, learning_rate_adam: float) -> dict:
+    return {
+        "gradient_descent": optax.sgd(learning_rate_gd),
+        "adam": optax.adam(learning_rate_adam),
+    }
 
 
 def _where_restart(mask, new, old):

@@ -29,7 +29,8 @@ The summary reports where each curve peaks, whether the min-norm peak sits at th
 interpolation threshold within one grid step, and the peak-to-neighbour ratio
 ``err(p = n) / mean(err at the two neighbouring ratios)`` with and without ridge.
 Writes ``double_descent.png`` (test error against ``p / n``; train error in a
-second panel). The run is short (seconds); ``checkpoint_every`` is unused.
+second panel). A checkpoint is taken after every ``checkpoint_every`` feature
+counts (the unit); a resumed run gives the same summary.
 
 Example:
     $ statjax run configs/double_descent.yaml
@@ -50,7 +51,7 @@ from statjax.runs import Run
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class Config(ExperimentConfig):
-    """Settings of the double-descent experiment."""
+    """Settings of the double-descent experiment; ``checkpoint_every`` counts feature ratios."""
 
     input_dim: int = setting(20, ge=1, help="input dimension d")
     num_train: int = setting(100, ge=2, help="training points n")
@@ -147,39 +148,50 @@ def run(config: Config, run: Run) -> dict:
     inputs, targets, weights = _draws(config, max(counts))
     ridges = jnp.geomspace(config.ridge_min, config.ridge_max, config.num_ridges)
     sizes = (config.num_train, config.num_validation)
-    curves = {name: [] for name in ("min_norm", "ridge_tuned", "ridge_oracle")}
-    errors_of = {name: [] for name in curves}
-    train_min_norm, oracle_ridges = [], []
-    with run.progress(len(counts)) as progress:
-        for index, num_features in enumerate(counts):
-            train, validation, test = (
-                np.asarray(a, np.float64)
-                for a in _errors(
-                    inputs, targets, weights, ridges, num_features=num_features, sizes=sizes
-                )
+    names = ("min_norm", "ridge_tuned", "ridge_oracle")
+    num_ratios = len(counts)
+    initial = {name: np.zeros(num_ratios, np.float64) for name in names}
+    initial |= {f"{name}_stderr": np.zeros(num_ratios, np.float64) for name in names}
+    initial |= {
+        "train_min_norm": np.zeros(num_ratios, np.float64),
+        "oracle_ridge": np.zeros(num_ratios, np.float64),
+    }
+
+    def advance(state, chunk):
+        state = {name: np.array(value) for name, value in state.items()}
+        index = chunk.start  # one feature count per chunk (log_every=1)
+        num_features = counts[index]
+        train, validation, test = (
+            np.asarray(a, np.float64)
+            for a in _errors(
+                inputs, targets, weights, ridges, num_features=num_features, sizes=sizes
             )
-            tuned = np.argmin(validation[:, 1:], axis=1) + 1  # per draw, on validation data
-            oracle = int(np.argmin(test[:, 1:].mean(0))) + 1  # per p, on the test error
-            per_draw = {
-                "min_norm": test[:, 0],
-                "ridge_tuned": test[np.arange(len(tuned)), tuned],
-                "ridge_oracle": test[:, oracle],
-            }
-            for name, values in per_draw.items():
-                mean, error = _mean_and_error(values)
-                curves[name].append(mean)
-                errors_of[name].append(error)
-            train_min_norm.append(_mean_and_error(train[:, 0])[0])
-            oracle_ridges.append(float(ridges[oracle - 1]))
-            run.log(
-                index + 1, feature_ratio=float(ratios[index]), num_features=num_features,
-                **{f"test_error_{name}": float(curves[name][-1]) for name in curves},
-                **{f"test_error_{name}_stderr": float(errors_of[name][-1]) for name in curves},
-                train_error_min_norm=float(train_min_norm[-1]), oracle_ridge=oracle_ridges[-1],
-            )  # fmt: skip
-            progress.update_to(index + 1)
-    curves = {name: np.asarray(values) for name, values in curves.items()}
-    errors_of = {name: np.asarray(values) for name, values in errors_of.items()}
+        )
+        tuned = np.argmin(validation[:, 1:], axis=1) + 1  # per draw, on validation data
+        oracle = int(np.argmin(test[:, 1:].mean(0))) + 1  # per p, on the test error
+        per_draw = {
+            "min_norm": test[:, 0],
+            "ridge_tuned": test[np.arange(len(tuned)), tuned],
+            "ridge_oracle": test[:, oracle],
+        }
+        for name, values in per_draw.items():
+            state[name][index], state[f"{name}_stderr"][index] = _mean_and_error(values)
+        state["train_min_norm"][index] = _mean_and_error(train[:, 0])[0]
+        state["oracle_ridge"][index] = float(ridges[oracle - 1])
+        return state, {
+            "feature_ratio": float(ratios[index]), "num_features": num_features,
+            **{f"test_error_{name}": float(state[name][index]) for name in names},
+            **{f"test_error_{name}_stderr": float(state[f"{name}_stderr"][index])
+               for name in names},
+            "train_error_min_norm": float(state["train_min_norm"][index]),
+            "oracle_ridge": float(state["oracle_ridge"][index]),
+        }  # fmt: skip
+
+    state = run.loop(initial, advance, num_ratios, log_every=1, desc="p / n")
+    curves = {name: np.asarray(state[name], np.float64) for name in names}
+    errors_of = {name: np.asarray(state[f"{name}_stderr"], np.float64) for name in names}
+    train_min_norm = np.asarray(state["train_min_norm"], np.float64)
+    oracle_ridges = np.asarray(state["oracle_ridge"], np.float64).tolist()
     run.save_figure(
         _figure(config, ratios, curves, errors_of, np.asarray(train_min_norm)),
         "double_descent.png",

@@ -28,11 +28,16 @@ trapezoid rule on a ``grid.num_points``-square grid over the data set's box:
   uniform noise (what the sampler makes of the model), (c) the replay buffer
   (``cd`` only); and, for scale, between a second sample of true data and the
   test data (a draw of the statistic under the null).
+- beside it, the kernel Stein discrepancy (IMQ kernel, :mod:`statjax.stein`) of
+  the test data, the grid draws, the fresh chains and the replay buffer from the
+  *learned* energy: it needs only ``grad E`` (no ``log Z``), and measures how well
+  the samples fit the model (the grid draws are exact, so theirs is the floor).
 
 Writes ``densities.png`` (per data set: the data over the true density, then per
 objective the learned density ``exp(-E) / Z`` with energy contours and the
 model's chain samples over the data), ``training.png`` (loss and test
-log-likelihood against updates), ``metrics.jsonl`` and ``summary.json``.
+log-likelihood against updates), ``metrics.jsonl`` (one line per model: its
+curves at every ``log_every`` updates, then its evaluation) and ``summary.json``.
 A checkpoint is taken after every ``checkpoint_every`` finished models (the unit
 here is models), so ``statjax run --resume`` repeats no finished model.
 
@@ -56,6 +61,9 @@ from statjax.config import ConfigError, ExperimentConfig, setting
 from statjax.models import ebm
 from statjax.pytree import guarded_jit
 from statjax.runs import Run
+from statjax.samplers.mclmc import mclmc
+from statjax.samplers.nuts import nuts
+from statjax.samplers.thermostats import baoab, obabo
 
 DATASETS = ("ring", "moons", "checkerboard")
 OBJECTIVES = ("cd", "dsm")
@@ -67,18 +75,23 @@ BOXES = {
 }
 RING = statjax.energy.RingOfGaussians(num_modes=8, radius=2.0, scale=0.25)
 MOON_NOISE = 0.1
-_NUM_METRICS = 4  # loss, energy_data, energy_samples, test log-likelihood per log line
+_CURVE_NAMES = ("loss", "energy_data", "energy_samples", "test_log_likelihood")
+_NUM_METRICS = len(_CURVE_NAMES)  # per logged update
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class Sampler:
     """The kernel of the negative chains (and of the fresh evaluation chains)."""
 
-    kind: Literal["mala", "ula", "hmc", "du_mordatch"] = setting("mala", help="statjax kernel")
+    kind: Literal["mala", "ula", "hmc", "du_mordatch", "nuts", "mclmc", "baoab", "obabo"] = setting(
+        "mala", help="statjax kernel"
+    )
     step_size: float = setting(0.01, gt=0, help="time step (mala/ula/hmc) or gradient step")
     noise_scale: float = setting(0.01, ge=0, help="du_mordatch only: noise s.d. at T = 1")
     grad_clip: float = setting(1.0e6, gt=0, help="du_mordatch only: gradient clip")
     num_integration_steps: int = setting(5, ge=1, help="hmc only: leapfrog steps")
+    friction: float = setting(1.0, gt=0, help="baoab/obabo only: Langevin collision rate")
+    decoherence_length: float = setting(1.0, gt=0, help="mclmc only: decoherence length L")
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -204,14 +217,28 @@ def _sampler(settings: Sampler):
             statjax.hmc, step_size=settings.step_size,
             num_integration_steps=settings.num_integration_steps,
         )  # fmt: skip
+    if settings.kind == "nuts":
+        return Partial(nuts, step_size=settings.step_size)
+    if settings.kind == "mclmc":
+        return Partial(
+            mclmc, step_size=settings.step_size,
+            decoherence_length=settings.decoherence_length,
+        )  # fmt: skip
+    if settings.kind in ("baoab", "obabo"):
+        factory = baoab if settings.kind == "baoab" else obabo
+        return Partial(factory, step_size=settings.step_size, friction=settings.friction)
     return Partial(
         statjax.samplers.du_mordatch_langevin, step_size=settings.step_size,
         noise_scale=settings.noise_scale, grad_clip=settings.grad_clip,
     )  # fmt: skip
 
 
-def _train_model(config: Config, run: Run, dataset: str, objective: str, index: int, key, data):
-    """Train one (data set, objective): final parameters, buffer and the logged curves."""
+def _train_model(config: Config, dataset: str, objective: str, key, data):
+    """Train one (data set, objective): final parameters, buffer, the curves and acceptances.
+
+    The curves hold, every ``log_every`` updates, the mean loss, data and sample
+    energies, and the test log-likelihood; the acceptances the sampler's mean rate.
+    """
     train, test = data
     lower, upper = BOXES[dataset]
     energy = ebm.energy_function(ebm.EnergyMLP(hidden_sizes=tuple(config.hidden_sizes)))
@@ -230,7 +257,7 @@ def _train_model(config: Config, run: Run, dataset: str, objective: str, index: 
         )  # fmt: skip
     else:
         state = ebm.init_training(key_run, params, optimizer)
-    curves = []
+    curves, acceptance = [], []
     for _ in range(config.num_steps // config.log_every):
         if objective == "cd":
             state, metrics = ebm.train_contrastive_divergence(
@@ -249,13 +276,8 @@ def _train_model(config: Config, run: Run, dataset: str, objective: str, index: 
         means = (metrics.loss, metrics.energy_data, metrics.energy_samples, log_likelihoods)
         line = [float(jnp.mean(values)) for values in means]
         curves.append(line)
-        run.log(
-            index * config.num_steps + int(state.step), dataset=dataset, objective=objective,
-            update=int(state.step), loss=line[0], energy_data=line[1], energy_samples=line[2],
-            test_log_likelihood=line[3],
-            acceptance_rate=float(jnp.mean(metrics.acceptance_rate)),
-        )  # fmt: skip
-    return energy, state, np.asarray(curves, np.float32)
+        acceptance.append(float(jnp.mean(metrics.acceptance_rate)))
+    return energy, state, np.asarray(curves, np.float32), acceptance
 
 
 def _optimizer(learning_rate: float) -> statjax.optim.TunableOptimizer:
@@ -298,6 +320,10 @@ def _evaluate(config, dataset, objective, energy, state, key, data, bandwidth) -
         "mmd2_grid_samples": float(ebm.mmd_squared(grid_draws, reference, bandwidth)),
         "mmd2_fresh_chains": float(ebm.mmd_squared(chain_samples, reference, bandwidth)),
         "fresh_chain_acceptance_rate": float(acceptance),
+        # Kernel Stein discrepancy against the learned energy (IMQ; no log Z needed).
+        "ksd_test_data": _ksd(reference, bound),
+        "ksd_grid_samples": _ksd(grid_draws, bound),
+        "ksd_fresh_chains": _ksd(chain_samples, bound),
     }
     buffer_samples = np.full((num_samples, 2), np.nan, np.float32)
     if objective == "cd":
@@ -307,6 +333,7 @@ def _evaluate(config, dataset, objective, energy, state, key, data, bandwidth) -
         )
         buffer_samples = np.asarray(state.buffer)[last]
         result["mmd2_replay_buffer"] = float(ebm.mmd_squared(buffer_samples, reference, bandwidth))
+        result["ksd_replay_buffer"] = _ksd(buffer_samples, bound)
     arrays = {
         "density": np.asarray(density, np.float32),
         "chain_samples": chain_samples.astype(np.float32),
@@ -332,7 +359,13 @@ def _datasets(config: Config) -> dict:
 _RESULT_KEYS = (
     "test_log_likelihood", "train_log_likelihood", "log_z", "gap_to_true", "gap_standard_error",
     "mmd2_grid_samples", "mmd2_fresh_chains", "fresh_chain_acceptance_rate", "mmd2_replay_buffer",
+    "ksd_test_data", "ksd_grid_samples", "ksd_fresh_chains", "ksd_replay_buffer",
 )  # fmt: skip
+
+
+def _ksd(samples, energy) -> float:
+    """The IMQ kernel Stein discrepancy of ``samples`` from ``exp(-E)`` (statjax.stein)."""
+    return float(statjax.stein.kernel_stein_discrepancy(jnp.asarray(samples), energy).ksd)
 
 
 def run(config: Config, run: Run) -> dict:
@@ -342,47 +375,50 @@ def run(config: Config, run: Run) -> dict:
     num_logs = config.num_steps // config.log_every
     points, samples = config.evaluation.num_grid_points, config.evaluation.num_samples
     state = {
-        "num_done": np.zeros((), np.int64),
         "results": np.full((len(phases), len(_RESULT_KEYS)), np.nan, np.float64),
         "curves": np.zeros((len(phases), num_logs, _NUM_METRICS), np.float32),
         "density": np.zeros((len(phases), points, points), np.float32),
         "chain_samples": np.zeros((len(phases), samples, 2), np.float32),
         "buffer_samples": np.zeros((len(phases), samples, 2), np.float32),
     }
-    restored = run.restore_checkpoint(state)
-    if restored is not None:
-        state = {name: np.array(value) for name, value in restored.state.items()}
     key = jax.random.key(config.seed)
     bandwidths = {
         name: float(ebm.median_bandwidth(test[: samples // 2], test[samples // 2 : samples]))
         for name, (_, test, _) in data.items()
     }
-    with run.progress(len(phases), initial=int(state["num_done"])) as progress:
-        for index in range(int(state["num_done"]), len(phases)):
-            dataset, objective = phases[index]
-            train, test, _ = data[dataset]
-            model_key = jax.random.fold_in(key, index)
-            energy, trained, curves = _train_model(
-                config, run, dataset, objective, index, model_key, (train, test)
-            )
-            result, arrays = _evaluate(
-                config, dataset, objective, energy, trained, jax.random.fold_in(model_key, 1),
-                (train, test), bandwidths[dataset],
-            )  # fmt: skip
-            state["results"][index] = [result.get(name, np.nan) for name in _RESULT_KEYS]
-            state["curves"][index] = curves
-            for name, value in arrays.items():
-                state[name][index] = value
-            state["num_done"] = np.asarray(index + 1, np.int64)
-            if (index + 1) % config.checkpoint_every == 0 or index + 1 == len(phases):
-                run.save_checkpoint(index + 1, state)
-            progress.update_to(index + 1)
+
+    def advance(state, chunk):
+        state = {name: np.array(value) for name, value in state.items()}
+        index = chunk.start  # one model per chunk (log_every=1)
+        dataset, objective = phases[index]
+        train, test, _ = data[dataset]
+        model_key = jax.random.fold_in(key, index)
+        energy, trained, curves, acceptance = _train_model(
+            config, dataset, objective, model_key, (train, test)
+        )
+        result, arrays = _evaluate(
+            config, dataset, objective, energy, trained, jax.random.fold_in(model_key, 1),
+            (train, test), bandwidths[dataset],
+        )  # fmt: skip
+        state["results"][index] = [result.get(name, np.nan) for name in _RESULT_KEYS]
+        state["curves"][index] = curves
+        for name, value in arrays.items():
+            state[name][index] = value
+        updates = config.log_every * np.arange(1, num_logs + 1)
+        return state, {
+            "dataset": dataset, "objective": objective, "update": updates,
+            **{name: curves[:, column] for column, name in enumerate(_CURVE_NAMES)},
+            "acceptance_rate": acceptance, **result,
+        }  # fmt: skip
+
+    state = run.loop(state, advance, len(phases), log_every=1, desc="models")
 
     summary_models = {}
     for index, (dataset, objective) in enumerate(phases):
         values = dict(zip(_RESULT_KEYS, state["results"][index].tolist(), strict=True))
         if objective != "cd":
             values.pop("mmd2_replay_buffer")
+            values.pop("ksd_replay_buffer")
         summary_models.setdefault(dataset, {})[objective] = values
     summary_data = {}
     for name, (_, test, null) in data.items():

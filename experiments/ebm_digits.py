@@ -1,8 +1,9 @@
 """A convolutional EBM on scikit-learn's 8x8 digits, trained as Du & Mordatch (2019) do.
 
 The 1797 images (intensities 0..16) are scaled to ``[-1, 1]`` and split into train
-and test sets. A small swish convolutional energy (:class:`statjax.models.ebm.EnergyConvNet`)
-is trained by contrastive divergence with a replay buffer: each update draws
+and test sets (stratified by label, :func:`experiments.common.load_digits`). A
+small swish convolutional energy (:class:`statjax.models.ebm.EnergyConvNet`) is trained
+by contrastive divergence with a replay buffer: each update draws
 ``batch_size`` chains from the buffer (or, with probability ``reinit_prob``,
 from uniform noise on ``[-1, 1]``), runs ``num_sampling_steps`` steps of Du &
 Mordatch's Langevin kernel (gradient step ``step_size`` on the clipped gradient,
@@ -15,7 +16,9 @@ from uniform noise); the probability that a test image has lower energy than a
 noise image (the AUC of energy as a data-vs-noise score); and the unbiased MMD^2
 (Gaussian kernel, bandwidth the median distance between test images) between
 the test images and the train images (a reference under the null), the replay
-buffer, the fresh chains and the noise.
+buffer, the fresh chains and the noise; and beside it the kernel Stein discrepancy
+(IMQ kernel, :mod:`statjax.stein`) of the test images, buffer, fresh chains and
+noise from the learned energy (it needs ``grad E`` only, no ``log Z``).
 
 Writes ``samples.png`` (test images, replay-buffer samples and fresh-chain
 samples side by side), ``energies.png`` (histograms of the energies of data,
@@ -36,14 +39,18 @@ import numpy as np
 import optax
 from jax.tree_util import Partial
 from matplotlib.figure import Figure
-from sklearn.datasets import load_digits
 
+import statjax
+from experiments import common
 from statjax.config import ConfigError, ExperimentConfig, setting
 from statjax.models import ebm
 from statjax.optim import tunable
 from statjax.pytree import guarded_jit
 from statjax.runs import Run
 from statjax.samplers import du_mordatch_langevin
+
+REQUIRES = ("sklearn",)
+"""Optional packages this experiment imports lazily (checked before any work)."""
 
 IMAGE_SHAPE = (8, 8, 1)
 
@@ -101,12 +108,12 @@ class Config(ExperimentConfig):
 
 
 def load_scaled_digits(test_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Digits scaled to ``[-1, 1]``, ``(n, 8, 8, 1)``, shuffled and split: (train, test)."""
-    images = (load_digits().data / 16.0 * 2.0 - 1.0).astype(np.float32)
-    order = np.random.default_rng(seed).permutation(len(images))
-    num_test = round(test_fraction * len(images))
-    images = images.reshape(-1, *IMAGE_SHAPE)
-    return images[order[num_test:]], images[order[:num_test]]
+    """:func:`experiments.common.load_digits` in ``[-1, 1]``, as ``(n, 8, 8, 1)``: (train, test)."""
+    data = common.load_digits(seed, test_fraction=test_fraction, scaling="symmetric")
+    return (
+        data["x_train"].reshape(-1, *IMAGE_SHAPE),
+        data["x_test"].reshape(-1, *IMAGE_SHAPE),
+    )
 
 
 def _model(config: Config):
@@ -146,29 +153,25 @@ def run(config: Config, run: Run) -> dict:
         jax.random.fold_in(key, 2), params, optimizer, buffer_size=config.buffer_size,
         event_shape=IMAGE_SHAPE,
     )  # fmt: skip
-    restored = run.restore_checkpoint(state)
-    if restored is not None:
-        state = ebm.EBMTrainState(*restored.state)
     settings = ebm.ContrastiveDivergenceSettings(
         num_sampling_steps=config.num_sampling_steps, reinit_prob=config.reinit_prob,
         regularization=config.regularization, data_noise=config.data_noise,
     )  # fmt: skip
-    with run.progress(config.num_steps, initial=int(state.step)) as progress:
-        while int(state.step) < config.num_steps:
-            state, metrics = ebm.train_contrastive_divergence(
-                state, train, energy_fn=energy, sampler=_sampler(config), optimizer=optimizer,
-                num_steps=config.checkpoint_every, batch_size=config.batch_size,
-                settings=settings,
-            )  # fmt: skip
-            step = int(state.step)
-            run.log(
-                step, loss=float(jnp.mean(metrics.loss)),
-                energy_data=float(jnp.mean(metrics.energy_data)),
-                energy_samples=float(jnp.mean(metrics.energy_samples)),
-                test_energy=float(jnp.mean(_energies(energy, state.params, test))),
-            )  # fmt: skip
-            run.save_checkpoint(step, state)
-            progress.update_to(step)
+
+    def advance(state, chunk):
+        # The training state carries its own update count and keys: chunk.start == state.step.
+        state, metrics = ebm.train_contrastive_divergence(
+            state, train, energy_fn=energy, sampler=_sampler(config), optimizer=optimizer,
+            num_steps=chunk.length, batch_size=config.batch_size, settings=settings,
+        )  # fmt: skip
+        return state, {
+            "loss": float(jnp.mean(metrics.loss)),
+            "energy_data": float(jnp.mean(metrics.energy_data)),
+            "energy_samples": float(jnp.mean(metrics.energy_samples)),
+            "test_energy": float(jnp.mean(_energies(energy, state.params, test))),
+        }
+
+    state = run.loop(state, advance, config.num_steps, desc="updates")
     samples = _samples(config, energy, state, jax.random.fold_in(key, 3))
     sets = {"train": train, "test": test, **samples}
     # One call on all the images: one compiled program instead of one per set size.
@@ -176,6 +179,15 @@ def run(config: Config, run: Run) -> dict:
     offsets = np.cumsum([len(images) for images in sets.values()])[:-1]
     energies = dict(zip(sets, np.split(values, offsets), strict=True))
     summary = _summary(config, train, test, samples, energies)
+    # Kernel Stein discrepancy from the learned energy (IMQ; needs grad E only, no log Z).
+    bound = energy.bind(state.params)
+    count = config.evaluation.num_samples
+    summary["ksd_to_model"] = {
+        name: float(statjax.stein.kernel_stein_discrepancy(jnp.asarray(images[:count]), bound).ksd)
+        for name, images in (("test_images", test), ("replay_buffer", samples["buffer"]),
+                             ("fresh_chains", samples["fresh_chains"]),
+                             ("uniform_noise", samples["noise"]))
+    }  # fmt: skip
     run.save_figure(_samples_figure(config, test, samples), "samples.png")
     run.save_figure(_energies_figure(energies), "energies.png")
     return summary

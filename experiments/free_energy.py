@@ -125,23 +125,18 @@ def run(config: Config, run: Run) -> dict:
         "key": jax.random.key(config.seed),
         "results": np.full((num_entries, len(SYSTEMS), len(METHODS), NUM_FIELDS), np.nan),
     }
-    restored = run.restore_checkpoint(state)
-    done = 0
-    if restored is not None:
-        done, state = restored.step, restored.state
     exact = _exact_log_z(config)
-    with run.progress(num_entries, initial=done, desc="K") as progress:
-        while done < num_entries:
-            num_temperatures = config.num_temperatures[done]
-            key = jax.random.fold_in(state["key"], num_temperatures)
-            results = np.array(state["results"])
-            results[done] = _one_entry(config, key, num_temperatures)
-            state = {"key": state["key"], "results": results}
-            done += 1
-            run.log(done, **_entry_metrics(results[done - 1], num_temperatures, exact))
-            progress.update_to(done)
-            if done % config.checkpoint_every == 0 or done == num_entries:
-                run.save_checkpoint(done, state)
+
+    def advance(state, chunk):
+        index = chunk.start  # one entry of num_temperatures per chunk (log_every=1)
+        num_temperatures = config.num_temperatures[index]
+        key = jax.random.fold_in(state["key"], num_temperatures)
+        results = np.array(state["results"])
+        results[index] = _one_entry(config, key, num_temperatures)
+        metrics = _entry_metrics(results[index], num_temperatures, exact)
+        return {"key": state["key"], "results": results}, metrics
+
+    state = run.loop(state, advance, num_entries, log_every=1, desc="K")
     summary = _summary(np.asarray(state["results"]), exact, config)
     run.save_figure(_errors_figure(summary), "errors.png")
     return summary

@@ -137,25 +137,26 @@ def run(config: Config, run: Run) -> dict:
     """Measure every ``(T, N)`` curve in turn, checkpointing; estimate alpha_c; plot."""
     blocks = _blocks(config)
     shape = (len(blocks), len(config.loads), config.num_networks, config.num_cues)
-    state = {"num_done": np.zeros((), np.int64), "overlaps": np.zeros(shape, np.float32)}
-    restored = run.restore_checkpoint(state)
-    if restored is not None:
-        state = {name: np.array(value) for name, value in restored.state.items()}
     key = jax.random.key(config.seed)
     loads = _realised_loads(config)
-    with run.progress(len(blocks), initial=int(state["num_done"])) as progress:
-        for index in range(int(state["num_done"]), len(blocks)):
-            temperature, num_spins = blocks[index]
-            block_key = jax.random.fold_in(key, index)
-            state["overlaps"][index] = measure(config, temperature, num_spins, block_key)
-            state["num_done"] = np.asarray(index + 1, np.int64)
-            result = _analyse(
-                config, loads[num_spins], state["overlaps"][index], jax.random.fold_in(block_key, 1)
-            )
-            run.log(index + 1, temperature=temperature, num_spins=num_spins, **result)
-            if (index + 1) % config.checkpoint_every == 0 or index + 1 == len(blocks):
-                run.save_checkpoint(index + 1, state)
-            progress.update_to(index + 1)
+
+    def advance(state, chunk):
+        overlaps = np.array(state["overlaps"])
+        index = chunk.start  # one (T, N) curve per chunk (log_every=1)
+        temperature, num_spins = blocks[index]
+        block_key = jax.random.fold_in(key, index)
+        overlaps[index] = measure(config, temperature, num_spins, block_key)
+        result = _analyse(
+            config, loads[num_spins], overlaps[index], jax.random.fold_in(block_key, 1)
+        )
+        return {"overlaps": overlaps}, {
+            "temperature": temperature,
+            "num_spins": num_spins,
+            **result,
+        }
+
+    initial = {"overlaps": np.zeros(shape, np.float32)}
+    state = run.loop(initial, advance, len(blocks), log_every=1, desc="(T, N) curves")
 
     curves = []
     for index, (temperature, num_spins) in enumerate(blocks):

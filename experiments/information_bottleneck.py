@@ -43,9 +43,13 @@ import numpy as np
 import optax
 from matplotlib.figure import Figure
 
+from experiments import common
 from statjax.config import ConfigError, ExperimentConfig, setting
 from statjax.models import information_bottleneck as ib
 from statjax.runs import Run
+
+REQUIRES = ("sklearn",)
+"""Optional packages this experiment imports lazily (checked before any work)."""
 
 NUM_CLASSES = 10
 # The "rbg" generator (XLA's RngBitGenerator): on the CPU, programs that draw with the
@@ -80,19 +84,6 @@ class Config(ExperimentConfig):
             raise ConfigError("bottleneck_weights", weights, "strictly increasing values")
         if self.batch_size > 1797 * (1 - self.test_fraction):
             raise ConfigError("batch_size", self.batch_size, "at most the training set size")
-
-
-def load_digits(test_fraction: float, seed: int) -> dict:
-    """Digits scaled to [0, 1] and split, stratified by label."""
-    from sklearn.datasets import load_digits as sklearn_digits
-    from sklearn.model_selection import train_test_split
-
-    images, labels = sklearn_digits(return_X_y=True)
-    x_train, x_test, y_train, y_test = train_test_split(
-        (images / 16.0).astype(np.float32), labels.astype(np.int32),
-        test_size=test_fraction, stratify=labels, random_state=seed,
-    )  # fmt: skip
-    return {"x_train": x_train, "y_train": y_train, "x_test": x_test, "y_test": y_test}
 
 
 def _model(config: Config) -> ib.VIB:
@@ -206,41 +197,35 @@ _COLUMNS = ("information_zx_upper", "information_zy_lower", "cross_entropy", "ac
 
 def run(config: Config, run: Run) -> dict:
     """Train one VIB per bottleneck weight; log the information plane; summarise and plot."""
-    data = load_digits(config.test_fraction, config.seed)
+    data = common.load_digits(config.seed, test_fraction=config.test_fraction)
     weights = jnp.asarray(config.bottleneck_weights, jnp.float32)
     entropies = {
         split: ib.label_entropy(data[f"y_{split}"], NUM_CLASSES) for split in ("train", "test")
     }
-    state = init_state(config, data)
-    restored = run.restore_checkpoint(state)
-    if restored is not None:
-        state = restored.state
-    state["history"] = np.array(state["history"])
     log_epochs = _log_epochs(config)
-
     arrays = {name: jnp.asarray(value) for name, value in data.items()}
 
-    def measure():
+    def measure(state):
         values = _evaluate(state["params"], arrays, weights, entropies, config=config)
         return (np.asarray(values[split], np.float64) for split in ("train", "test"))
 
-    with run.progress(config.num_epochs, initial=int(state["epoch"])) as progress:
-        while int(state["epoch"]) < config.num_epochs:
-            state = train_epoch(state, data, weights, entropies["train"], config)
-            epoch = int(state["epoch"])
-            if epoch in log_epochs:
-                train, test = measure()
-                state["history"][log_epochs.index(epoch)] = train[:, :2]
-                run.log(
-                    epoch, epoch=epoch, bottleneck_weights=list(config.bottleneck_weights),
-                    **{f"train_{name}": train[:, i] for i, name in enumerate(_COLUMNS)},
-                    **{f"test_{name}": test[:, i] for i, name in enumerate(_COLUMNS)},
-                )  # fmt: skip
-            if epoch % config.checkpoint_every == 0 or epoch == config.num_epochs:
-                run.save_checkpoint(epoch, state)
-            progress.update_to(epoch)
+    def advance(state, chunk):
+        # One epoch per chunk (log_every=1); a line only at the logged epochs.
+        state = train_epoch(state, data, weights, entropies["train"], config)
+        epoch = chunk.stop
+        if epoch not in log_epochs:
+            return state, None
+        train, test = measure(state)
+        history = np.array(state["history"])
+        history[log_epochs.index(epoch)] = train[:, :2]
+        return state | {"history": history}, {
+            "epoch": epoch, "bottleneck_weights": list(config.bottleneck_weights),
+            **{f"train_{name}": train[:, i] for i, name in enumerate(_COLUMNS)},
+            **{f"test_{name}": test[:, i] for i, name in enumerate(_COLUMNS)},
+        }  # fmt: skip
 
-    train, test = measure()
+    state = run.loop(init_state(config, data), advance, config.num_epochs, log_every=1)
+    train, test = measure(state)
     run.save_figure(_plane_figure(config, train, test, state["history"]), "information_plane.png")
     run.save_figure(_accuracy_figure(config, train, test), "accuracy.png")
     per_weight = [

@@ -28,7 +28,7 @@ Autocorrelation: at ``beta_c`` on an ``autocorrelation.size`` lattice, the
 integrated autocorrelation time of ``|m|`` (``tau = 1 + 2 sum rho``, Sokal's
 windowing; :func:`statjax.diagnostics.integrated_autocorrelation_time`) of
 checkerboard Metropolis, heat bath and Swendsen–Wang (Swendsen & Wang 1987),
-each with the wall time per sweep.
+each with the wall time per sweep (in ``timings.json``, not the summary).
 
 Writes ``ising_phase.png`` (E, |m|, C, U_4 against T for every L, Onsager's
 infinite-lattice curves on top), ``metrics.jsonl`` (per checkpoint: size, sweep,
@@ -64,6 +64,7 @@ from statjax.thermo.onsager import (
     onsager_internal_energy,
     onsager_magnetization,
 )
+from statjax.thermo.scaling import scaling_collapse
 
 CRITICAL_TEMPERATURE = 1.0 / CRITICAL_BETA
 _MOMENTS = ("e", "e2", "abs_m", "m2", "m4")
@@ -171,49 +172,43 @@ def run(config: Config, run: Run) -> dict:
         Binder crossings and the T_c estimate, and the autocorrelation comparison.
     """
     betas = np.repeat(1.0 / np.asarray(config.temperatures), config.num_chains)
-    state = _initial_state(config)
-    restored = run.restore_checkpoint(state)
-    step = 0
-    if restored is not None:
-        step, state = restored.step, restored.state
-    total_steps = len(config.sizes) * config.num_sweeps
-    timings = {}
-    with run.progress(total_steps, initial=step) as progress:
-        while step < total_steps:
-            size = config.sizes[step // config.num_sweeps]
-            sweep = step % config.num_sweeps
-            measuring = sweep >= config.burn_in
-            start = time.perf_counter()
+
+    def advance(state, chunk):
+        size = config.sizes[chunk.start // config.num_sweeps]
+        sweep = chunk.start % config.num_sweeps
+        measuring = sweep >= config.burn_in  # burn_in is a multiple of checkpoint_every
+        with run.timed(f"sampling L={size}"):
             chains, moments = statjax.run_chains(
                 _kernel(config.kernel, size),
                 state["key"],
                 state[f"chains_{size}"],
-                config.checkpoint_every,
+                chunk.length,
                 beta=betas,
                 observe=_observe if measuring else None,
                 streaming=measuring,
-                start_step=step,
-                callback=progress.callback(step),
+                start_step=chunk.start,
+                callback=chunk.callback,
             )
             jax.block_until_ready(chains)
-            timings[size] = timings.get(size, 0.0) + time.perf_counter() - start
-            state = dict(state, **{f"chains_{size}": chains})
-            if measuring:
-                state.update(_merge(state, size, moments))
-            step += config.checkpoint_every
-            mean_energy = np.asarray(chains.energy).reshape(len(config.temperatures), -1)
-            run.log(
-                step,
-                size=size,
-                sweep=sweep + config.checkpoint_every,
-                mean_energy_per_spin=(mean_energy.mean(1) / size**2).tolist(),
-            )
-            run.save_checkpoint(step, state)
+        state = dict(state, **{f"chains_{size}": chains})
+        if measuring:
+            state.update(_merge(state, size, moments))
+        mean_energy = np.asarray(chains.energy).reshape(len(config.temperatures), -1)
+        metrics = {
+            "size": size,
+            "sweep": sweep + chunk.length,
+            "mean_energy_per_spin": (mean_energy.mean(1) / size**2).tolist(),
+        }
+        return state, metrics
+
+    # Sizes one after another: global step = size index * num_sweeps + sweep.
+    total_steps = len(config.sizes) * config.num_sweeps
+    state = run.loop(_initial_state(config), advance, total_steps)
 
     results = {size: _observables(state, size, config) for size in config.sizes}
     crossings = _binder_crossings(state, config)
-    autocorrelation = _autocorrelation(config)
-    summary = _summary(results, crossings, autocorrelation, timings, config)
+    autocorrelation = _autocorrelation(config, run)
+    summary = _summary(results, crossings, autocorrelation, config)
     run.save_figure(_figure(results, crossings, config), "ising_phase.png")
     return summary
 
@@ -319,8 +314,8 @@ def _binder_crossings(state: dict, config: Config) -> list[dict]:
     return crossings
 
 
-def _autocorrelation(config: Config) -> dict:
-    """tau(|m|) at beta_c for the three kernels on one lattice, and the time per sweep."""
+def _autocorrelation(config: Config, run: Run) -> dict:
+    """tau(|m|) at beta_c for the three kernels on one lattice; the time per sweep to timings."""
     settings = config.autocorrelation
     spins = jnp.ones((settings.num_chains, settings.size, settings.size), jnp.int8)
     results = {}
@@ -344,11 +339,9 @@ def _autocorrelation(config: Config) -> dict:
         trace = np.asarray(trace)
         elapsed = chunk_ends[-1] - chunk_ends[0]
         tau = float(integrated_autocorrelation_time(trace[settings.burn_in :]))
-        results[name] = {
-            "tau_abs_magnetization": tau,
-            "seconds_per_sweep_and_chain": elapsed
-            / (0.75 * settings.num_sweeps * settings.num_chains),
-        }
+        results[name] = {"tau_abs_magnetization": tau}
+        timed = f"{3 * settings.num_sweeps // 4} sweeps of {settings.num_chains} chains"
+        run.record_timing(f"autocorrelation {name}: {timed}", elapsed)
     for entry in results.values():
         entry["tau_relative_to_swendsen_wang"] = (
             entry["tau_abs_magnetization"] / results["swendsen_wang"]["tau_abs_magnetization"]
@@ -373,7 +366,55 @@ def _abs_magnetization(state):
     return jnp.abs(state.magnetization)
 
 
-def _summary(results, crossings, autocorrelation, timings, config: Config) -> dict:
+def _scaling_fits(results, config: Config) -> dict:
+    """``T_c`` and ``nu`` from the collapse of ``U_4``, ``gamma / nu`` from that of ``chi``.
+
+    A polynomial scaling function (statjax.thermo.scaling); errors from the fit's
+    covariance. Exact: ``nu = 1``, ``gamma / nu = 7/4``. Temperatures far from
+    ``T_c`` leave the scaling window, so only those within 0.25 of it are used.
+    """
+    sizes = np.asarray(config.sizes)
+    temperatures = np.asarray(config.temperatures)
+    near = np.abs(temperatures - CRITICAL_TEMPERATURE) <= 0.25
+    fits = {}
+    for name, observable, exponent in [
+        ("binder", "binder_cumulant", None),
+        ("susceptibility", "susceptibility_per_spin", 1.75),
+    ]:
+        values = np.stack([results[size][observable]["value"][near] for size in config.sizes])
+        errors = np.stack([results[size][observable]["error"][near] for size in config.sizes])
+        errors = np.maximum(errors, 1e-6 * np.abs(values) + 1e-12)
+        degree = min(4, values.size - 4)
+        if degree < 1:
+            fits[name] = None
+            continue
+        try:
+            fit = scaling_collapse(
+                sizes,
+                temperatures[near],
+                values,
+                errors,
+                critical_temperature=CRITICAL_TEMPERATURE,
+                exponent=0.0 if exponent is None else exponent,
+                fit_exponent=exponent is not None,
+                degree=degree,
+            )
+        except (ValueError, np.linalg.LinAlgError):
+            fits[name] = None
+            continue
+        fits[name] = {
+            "critical_temperature": fit.critical_temperature,
+            "critical_temperature_error": float(fit.errors[0]),
+            "nu": fit.nu,
+            "nu_error": float(fit.errors[1]),
+            "reduced_chi2": fit.reduced_chi2,
+        }
+        if exponent is not None:
+            fits[name].update(gamma_over_nu=fit.exponent, gamma_over_nu_error=float(fit.errors[2]))
+    return fits
+
+
+def _summary(results, crossings, autocorrelation, config: Config) -> dict:
     estimate = crossings[-1]
     within = abs(estimate["relative_deviation"]) <= config.tolerance
     per_size = {
@@ -399,8 +440,8 @@ def _summary(results, crossings, autocorrelation, timings, config: Config) -> di
         "tolerance": config.tolerance,
         "within_tolerance": bool(within),
         "binder_crossings": crossings,
+        "scaling_collapse": _scaling_fits(results, config),
         "observables": per_size,
-        "sampling_seconds": {str(size): seconds for size, seconds in timings.items()},
         "autocorrelation_at_critical_point": autocorrelation,
     }
 

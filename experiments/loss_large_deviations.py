@@ -1,8 +1,9 @@
 """Large deviations of the training loss around a trained MLP, under random weight perturbations.
 
 A small tanh MLP is trained (full-batch Adam) on a subset of scikit-learn's digits
-(pixels scaled to [0, 1]). Around its trained weights ``theta*`` the reference
-measure is an isotropic Gaussian ``p_0 = N(theta*, sigma^2 I)`` ("random
+(pixels scaled to [0, 1]; a stratified split, :func:`experiments.common.load_digits`).
+Around its trained weights ``theta*`` the reference measure is an isotropic Gaussian
+``p_0 = N(theta*, sigma^2 I)`` ("random
 perturbations of size sigma"), for each ``sigma`` in ``scales``, and the observable is
 the mean training cross-entropy ``L(theta)``. The tilted ensembles
 ``p_k ∝ p_0 exp(-k L)`` (``k > 0``: lower loss than typical, ``k < 0``: higher) are
@@ -31,9 +32,9 @@ Plots: ``log_z.png`` (``log Z(k)``, tilted estimate with error bars and the naiv
 histogram's ``-log p(l)`` shifted to 0 at its minimum; a vertical line at
 ``L(theta*)``), ``tail_probability.png`` (``log10 P_0`` of the tail against the loss
 level, tilted vs naive, with the naive resolution floor). ``metrics.jsonl``: one line
-per scale. Checkpoints after training and after each scale (the unit of
-``checkpoint_every`` is unused: phases are fixed), so ``--resume`` repeats nothing
-finished.
+per phase (step 1: the trained model; step ``i + 1``: scale ``i``). The unit of
+``checkpoint_every`` is phases (training, then one per scale), so ``--resume``
+repeats no finished phase.
 
 The high-loss side is short on purpose: from ``k sigma^2`` about -0.5 (sigma = 0.1)
 the tilted ensemble jumps to far-away weights whose loss (growing linearly with their
@@ -56,13 +57,16 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 from matplotlib.figure import Figure
-from sklearn.datasets import load_digits
 
+from experiments import common
 from statjax.config import ConfigError, ExperimentConfig, setting
 from statjax.energy import tilted_energy
 from statjax.runs import Run
 from statjax.samplers import mala
 from statjax.thermo import large_deviations as ld
+
+REQUIRES = ("sklearn",)
+"""Optional packages this experiment imports lazily (checked before any work)."""
 
 NUM_CLASSES = 10
 
@@ -176,14 +180,11 @@ def _losses(images, labels, batched_params):
 @functools.lru_cache(maxsize=4)
 def load_data(num_train: int, seed: int) -> dict:
     """Digits scaled to [0, 1], shuffled with ``seed``; the first ``num_train`` train."""
-    images, labels = load_digits(return_X_y=True)
-    order = np.random.default_rng(seed).permutation(len(images))
-    images = (images[order] / 16.0).astype(np.float32)
-    labels = labels[order].astype(np.int32)
-    x_train, y_train = jnp.asarray(images[:num_train]), jnp.asarray(labels[:num_train])
+    data = common.load_digits(seed, num_train=num_train)
+    x_train, y_train = jnp.asarray(data["x_train"]), jnp.asarray(data["y_train"])
     return {
         "x_train": x_train, "y_train": y_train,
-        "x_test": jnp.asarray(images[num_train:]), "y_test": jnp.asarray(labels[num_train:]),
+        "x_test": jnp.asarray(data["x_test"]), "y_test": jnp.asarray(data["y_test"]),
         "observable": jax.tree_util.Partial(mean_cross_entropy, x_train, y_train),
     }  # fmt: skip
 
@@ -207,38 +208,37 @@ def run(config: Config, run: Run) -> dict:
     initial_params = MLP(config.num_hidden).init(jax.random.fold_in(key, 0), data["x_train"][:1])
     state = {
         "params": initial_params,
-        "num_scales_done": np.zeros((), np.int64),
         "observables": np.zeros((num_scales, num_draws, num_tilts, num_chains), np.float32),
         "acceptance": np.zeros((num_scales, num_tilts), np.float32),
         "step_sizes": np.zeros((num_scales, num_tilts), np.float32),
         "naive": np.zeros((num_scales, config.num_naive_draws), np.float32),
     }
-    restored = run.restore_checkpoint(state)
-    if restored is None:
-        params = _train(
-            data["x_train"], data["y_train"], initial_params, config.learning_rate,
-            num_steps=config.num_train_steps,
-        )  # fmt: skip
-        state["params"] = params
-        run.log(0, **_model_metrics(data, params))
-        run.save_checkpoint(0, state)
-    else:
-        state = jax.tree.map(np.asarray, restored.state)
-    params = jax.tree.map(jnp.asarray, state["params"])
-    with run.progress(num_scales, initial=int(state["num_scales_done"])) as progress:
-        for index in range(int(state["num_scales_done"]), num_scales):
-            sigma = config.scales[index]
-            outputs = _sample_scale(config, params, observable, data, sigma, key, index)
-            for name, value in outputs.items():
-                state[name][index] = value
-            state["num_scales_done"] = np.asarray(index + 1, np.int64)
-            run.log(
-                index + 1, sigma=sigma,
-                acceptance_min=float(outputs["acceptance"].min()),
-                typical_loss=float(outputs["observables"][:, tilts == 0].mean()),
+
+    def advance(state, chunk):
+        # Phase 0 trains the model; phase i > 0 samples scale i - 1 (log_every=1).
+        state = jax.tree.map(np.asarray, state)
+        if chunk.start == 0:
+            params = _train(
+                data["x_train"], data["y_train"], state["params"], config.learning_rate,
+                num_steps=config.num_train_steps,
             )  # fmt: skip
-            run.save_checkpoint(index + 1, state)
-            progress.update_to(index + 1)
+            state["params"] = jax.tree.map(np.asarray, params)
+            return state, _model_metrics(data, params)
+        index = chunk.start - 1
+        sigma = config.scales[index]
+        params = jax.tree.map(jnp.asarray, state["params"])
+        outputs = _sample_scale(config, params, observable, data, sigma, key, index)
+        for name, value in outputs.items():
+            state[name] = np.array(state[name])
+            state[name][index] = value
+        return state, {
+            "sigma": sigma,
+            "acceptance_min": float(outputs["acceptance"].min()),
+            "typical_loss": float(outputs["observables"][:, tilts == 0].mean()),
+        }
+
+    state = run.loop(state, advance, num_scales + 1, log_every=1, desc="phases")
+    params = jax.tree.map(jnp.asarray, state["params"])
     return _summarise(config, run, data, params, state, tilts)
 
 

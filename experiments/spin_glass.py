@@ -30,9 +30,10 @@ all reads / runs) and the mean over reads of each read's best, for both methods;
 and the *time to target*, the target of an instance being the lowest energy
 either method found (for ``N <= exact_max_size`` the exact ground state by
 enumeration, which it is then checked against). Costs are counted in
-*replica-sweeps* (``N`` spin updates of one configuration) and in seconds
-(measured wall time of the vmapped batch per replica-sweep, compilation
-excluded):
+*replica-sweeps* (``N`` spin updates of one configuration); the measured wall
+time of each method's vmapped batch (compilation excluded) goes to
+``timings.json`` (``N=... simulated annealing`` / ``parallel tempering``, seconds
+summed over instances), from which seconds per replica-sweep follow:
 
 - annealing: ``p`` = fraction of reads that reach the target; the time to
   solution with 99 % confidence (Rønnow et al. 2014, Science 345, 420) is
@@ -71,8 +72,9 @@ only at equilibrium; both are reported per temperature.
 
 Writes ``spin_glass.png`` (energy per spin against ``N^(-2/3)``, time to target
 against ``N``, ``P(q)`` at several temperatures), ``metrics.jsonl`` (one line per
-instance) and ``summary.json``. Not checkpointed (a few minutes by default): a
-resumed run starts over.
+instance), ``summary.json`` and ``timings.json``. Checkpointed every
+``checkpoint_every`` instances: a resumed run repeats no finished instance and
+gives the same summary (each instance's key is ``fold_in(key, N * 100003 + i)``).
 
 Example:
     $ statjax run configs/spin_glass.yaml
@@ -102,6 +104,7 @@ from statjax.samplers.tempering import (
     replica_exchange,
     tempering_statistics,
 )
+from statjax.thermo.overlaps import overlap_bin_edges, overlap_distribution, overlap_statistics
 
 PARISI_ENERGY = -0.7633
 """Ground-state energy per spin of the SK model as ``N -> infinity`` (Parisi)."""
@@ -157,7 +160,7 @@ class Tempering:
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class Config(ExperimentConfig):
-    """Settings of the spin-glass experiment; not checkpointed (``checkpoint_every`` unused)."""
+    """Settings of the spin-glass experiment; ``checkpoint_every`` counts instances."""
 
     sizes: tuple[int, ...] = setting(ge=4, min_length=1, help="numbers of spins N")
     num_instances: int = setting(4, ge=1, help="random instances (disorder samples) per size")
@@ -377,85 +380,111 @@ def _times_to_target(config: Config, data: dict, target: float, num_spins: int) 
     sa, pt = config.annealing, config.tempering
     p = float(np.mean(data["sa_best"] <= target + tolerance))
     sa_sweeps = sa.num_sweeps * _r99(p)
-    sa_seconds_per_sweep = data["sa_seconds"] / (sa.num_reads * sa.num_sweeps)
     hit = data["pt_best_trace"] <= target + tolerance  # (records, chains)
     rounds = np.where(hit.any(0), (np.argmax(hit, axis=0) + 1) * pt.record_every, np.inf).astype(
         np.float64
     )
     pt_sweeps = float(np.median(rounds)) * pt.num_replicas
-    pt_seconds_per_sweep = data["pt_seconds"] / (pt.num_chains * pt.num_sweeps * pt.num_replicas)
     return {
         "sa_success_probability": p,
         "sa_sweeps_to_target": sa_sweeps,
-        "sa_seconds_to_target": sa_sweeps * sa_seconds_per_sweep,
         "pt_fraction_reached": float(np.mean(hit.any(0))),
         "pt_sweeps_to_target": pt_sweeps,
-        "pt_seconds_to_target": pt_sweeps * pt_seconds_per_sweep,
     }
 
 
 # ------------------------------------------------------------------ the run
 
 
+_ENTRY_FIELDS = (
+    "exact_energy", "best_found", "sa_best", "sa_mean", "pt_best", "pt_mean", "pt_round_trips",
+    "sa_success_probability", "sa_sweeps_to_target", "pt_fraction_reached", "pt_sweeps_to_target",
+)  # fmt: skip
+"""Per-instance numbers kept in the checkpointed state (float64; NaN: no exact energy)."""
+
+
+def _initial_state(config: Config) -> dict:
+    """Zeroed per-instance results and the overlap size's records (all checkpointed)."""
+    pt = config.tempering
+    num_entries = len(config.sizes) * config.num_instances
+    num_kept = pt.num_sweeps // pt.record_every - pt.burn_in // pt.record_every
+    state = {name: np.zeros(num_entries, np.float64) for name in _ENTRY_FIELDS}
+    state["pt_rejection_rates"] = np.zeros((num_entries, pt.num_replicas - 1), np.float64)
+    shape = (config.num_instances, num_kept)
+    state["overlaps"] = np.zeros((*shape, pt.num_chains // 2, pt.num_replicas), np.float64)
+    state["energies"] = np.zeros((*shape, pt.num_chains, pt.num_replicas), np.float64)
+    return state
+
+
 def run(config: Config, run: Run) -> dict:
     """Every size, every instance: anneal, temper, compare; overlaps at ``overlap_size``.
 
+    One loop step is one instance (sizes in order, instances within a size);
+    ``checkpoint_every`` counts instances. Wall times go to ``timings.json``.
+
     Args:
         config: the validated config.
-        run: the run folder (metrics, figure, progress bar).
+        run: the run folder (metrics, figure, progress bar, checkpoints, timings).
 
     Returns:
-        The summary: per size the energies per spin, times to target and
+        The summary: per size the energies per spin, replica-sweeps to target and
         tempering diagnostics; the fit in ``N^(-2/3)``; ``P(q)`` and the
         equilibration test per temperature.
     """
     key = jax.random.key(config.seed)
     temperatures = ladder_temperatures(config.tempering)
+    warmed_up = set()
+
+    def advance(state, chunk):
+        state = {name: np.array(value) for name, value in state.items()}
+        for index in range(chunk.start, chunk.stop):
+            num_spins = config.sizes[index // config.num_instances]
+            instance = index % config.num_instances
+            key_instance = jax.random.fold_in(key, num_spins * 100_003 + instance)
+            key_model, key_run = jax.random.split(key_instance)
+            model = sherrington_kirkpatrick(key_model, num_spins, config.couplings)
+            if num_spins not in warmed_up:  # compile before the clock starts
+                _warm_up(config, model)
+                warmed_up.add(num_spins)
+            data = _instance(config, model, key_run)
+            run.record_timing(f"N={num_spins} simulated annealing", data["sa_seconds"])
+            run.record_timing(f"N={num_spins} parallel tempering", data["pt_seconds"])
+            exact = (
+                exact_ground_state(np.asarray(model.couplings))[0]
+                if num_spins <= config.exact_max_size
+                else None
+            )
+            found = min(float(data["sa_best"].min()), float(data["pt_best_trace"].min()))
+            target = found if exact is None else exact
+            entry = {
+                "exact_energy": exact,
+                "best_found": found,
+                "sa_best": float(data["sa_best"].min()),
+                "sa_mean": float(data["sa_best"].mean()),
+                "pt_best": float(data["pt_best_trace"][-1].min()),
+                "pt_mean": float(data["pt_best_trace"][-1].mean()),
+                "pt_round_trips": data["round_trips"],
+                **_times_to_target(config, data, target, num_spins),
+            }
+            for name in _ENTRY_FIELDS:
+                state[name][index] = np.nan if entry[name] is None else entry[name]
+            state["pt_rejection_rates"][index] = data["rejection_rates"]
+            if num_spins == config.overlap_size:
+                state["overlaps"][instance] = data["overlaps"]
+                state["energies"][instance] = data["energies"] / num_spins
+        return state, {"num_spins": num_spins, "instance": instance, **entry}
+
+    num_entries = len(config.sizes) * config.num_instances
+    state = run.loop(_initial_state(config), advance, num_entries, log_every=1, desc="instances")
     sizes = {}
-    overlaps, energies = [], []
-    entries = len(config.sizes) * config.num_instances
-    with run.progress(entries, desc="instances") as progress:
-        for size_index, num_spins in enumerate(config.sizes):
-            per_instance = []
-            for instance in range(config.num_instances):
-                key_instance = jax.random.fold_in(key, num_spins * 100_003 + instance)
-                key_model, key_run = jax.random.split(key_instance)
-                model = sherrington_kirkpatrick(key_model, num_spins, config.couplings)
-                if instance == 0:
-                    _warm_up(config, model)
-                data = _instance(config, model, key_run)
-                exact = (
-                    exact_ground_state(np.asarray(model.couplings))[0]
-                    if num_spins <= config.exact_max_size
-                    else None
-                )
-                found = min(float(data["sa_best"].min()), float(data["pt_best_trace"].min()))
-                target = found if exact is None else exact
-                entry = {
-                    "exact_energy": exact,
-                    "best_found": found,
-                    "sa_best": float(data["sa_best"].min()),
-                    "sa_mean": float(data["sa_best"].mean()),
-                    "pt_best": float(data["pt_best_trace"][-1].min()),
-                    "pt_mean": float(data["pt_best_trace"][-1].mean()),
-                    "sa_seconds": data["sa_seconds"],
-                    "pt_seconds": data["pt_seconds"],
-                    "pt_round_trips": data["round_trips"],
-                    "pt_rejection_rates": data["rejection_rates"].tolist(),
-                    **_times_to_target(config, data, target, num_spins),
-                }
-                per_instance.append(entry)
-                if num_spins == config.overlap_size:
-                    overlaps.append(data["overlaps"])
-                    energies.append(data["energies"] / num_spins)
-                run.log(
-                    size_index * config.num_instances + instance + 1,
-                    num_spins=num_spins,
-                    instance=instance,
-                    **{k: v for k, v in entry.items() if k != "pt_rejection_rates"},
-                )
-                progress.update_to(size_index * config.num_instances + instance + 1)
-            sizes[str(num_spins)] = _size_summary(per_instance, num_spins)
+    for size_index, num_spins in enumerate(config.sizes):
+        per_instance = [
+            _entry(state, size_index * config.num_instances + instance)
+            for instance in range(config.num_instances)
+        ]
+        sizes[str(num_spins)] = _size_summary(per_instance, num_spins)
+    overlaps = np.asarray(state["overlaps"], np.float64)
+    energies = np.asarray(state["energies"], np.float64)
     summary = {
         "experiment": "SK ground states by SA and PT; P(q) at equilibrium",
         "couplings": config.couplings,
@@ -463,10 +492,20 @@ def run(config: Config, run: Run) -> dict:
         "ladder_temperatures": temperatures.tolist(),
         "sizes": sizes,
         "finite_size_fit": _fit(config, sizes),
-        "overlaps": _overlap_summary(config, np.stack(overlaps), np.stack(energies), temperatures),
+        "overlaps": _overlap_summary(config, overlaps, energies, temperatures),
     }
     run.save_figure(_figure(config, summary), "spin_glass.png")
     return summary
+
+
+def _entry(state: dict, index: int) -> dict:
+    """Instance ``index``'s numbers from the state (``exact_energy`` None where not enumerated)."""
+    entry = {name: float(state[name][index]) for name in _ENTRY_FIELDS}
+    if np.isnan(entry["exact_energy"]):
+        entry["exact_energy"] = None
+    entry["pt_round_trips"] = int(entry["pt_round_trips"])
+    entry["pt_rejection_rates"] = np.asarray(state["pt_rejection_rates"][index]).tolist()
+    return entry
 
 
 def _size_summary(per_instance: list[dict], num_spins: int) -> dict:
@@ -494,9 +533,7 @@ def _size_summary(per_instance: list[dict], num_spins: int) -> dict:
             )
         ),
         "sa_sweeps_to_target_median": median("sa_sweeps_to_target"),
-        "sa_seconds_to_target_median": median("sa_seconds_to_target"),
         "pt_sweeps_to_target_median": median("pt_sweeps_to_target"),
-        "pt_seconds_to_target_median": median("pt_seconds_to_target"),
         "instances": per_instance,
     }
 
@@ -513,9 +550,7 @@ def _fit(config: Config, sizes: dict) -> dict:
 
 def _q_edges(num_spins: int, num_bins: int) -> np.ndarray:
     """Bin edges that hold the allowed ``q = -1, -1 + 2/N, ..., 1`` evenly, none on an edge."""
-    per_bin = max(1, math.ceil((num_spins + 1) / num_bins))
-    count = math.ceil((num_spins + 1) / per_bin)
-    return -1.0 - 1.0 / num_spins + (2.0 * per_bin / num_spins) * np.arange(count + 1)
+    return overlap_bin_edges(num_spins, num_bins)  # the library's P(q) (statjax.thermo.overlaps)
 
 
 def _overlap_summary(config, overlaps, energies, temperatures) -> dict:
@@ -532,8 +567,11 @@ def _overlap_summary(config, overlaps, energies, temperatures) -> dict:
         temperature = float(temperatures[slot])
         beta = 1.0 / temperature
         q = overlaps[..., slot]
-        pooled = np.concatenate([q.ravel(), -q.ravel()])
-        density, _ = np.histogram(pooled, bins=edges, density=True)
+        _, density = overlap_distribution(q, num_spins, config.num_bins)
+        # Jackknife over instances (independent), all records and pairs of one pooled.
+        chi_sg = (
+            overlap_statistics(q, num_spins).spin_glass_susceptibility if q.shape[0] > 1 else None
+        )
         q2_instance = (q**2).mean(axis=(1, 2))
         q2 = float(q2_instance.mean())
         u_instance = energies[..., slot].mean(axis=(1, 2))
@@ -551,6 +589,7 @@ def _overlap_summary(config, overlaps, energies, temperatures) -> dict:
                 "abs_q_mean": float(np.abs(q).mean()),
                 "q2_mean": q2,
                 "chi_sg": num_spins * q2,
+                "chi_sg_error": float(chi_sg.error) if chi_sg is not None else None,
                 "chi_sg_replica_symmetric": 1.0 / (1.0 - beta**2) if beta < 1 else None,
                 "energy_per_spin": u,
                 "identity_rhs": float(rhs.mean()) if config.couplings == "gaussian" else None,

@@ -1,7 +1,7 @@
 """Variational free energy on digits: mean-field VI at several temperatures vs SGLD and SGD.
 
-The data, network, split, OOD sets and metrics are those of
-``experiments.bayesian_mlp`` (imported, not copied): a 64-H-10 ReLU MLP on
+The data, network, split, OOD sets, metrics and baselines are those of
+``experiments.bayesian_mlp``, shared through :mod:`experiments.common`: a 64-H-10 ReLU MLP on
 scikit-learn's 8 x 8 digits, the energy
 
     U(w) = loss(w) - log p(w),   loss = -sum_i log p(y_i | x_i, w),   p = N(0, 1 / lambda),
@@ -50,7 +50,6 @@ Example:
 import dataclasses
 import functools
 import math
-import types
 from typing import Literal
 
 import flax.linen as nn
@@ -60,8 +59,8 @@ import numpy as np
 import optax
 from matplotlib.figure import Figure
 
-from experiments import bayesian_mlp
-from experiments.bayesian_mlp import MLP, NUM_CLASSES, load_digits, method_summary
+from experiments import common
+from experiments.common import INPUT_SETS, MLP, NUM_CLASSES
 from statjax.checks import as_key
 from statjax.config import ConfigError, ExperimentConfig, setting
 from statjax.models import variational
@@ -69,12 +68,14 @@ from statjax.models.regularizers import GaussianPrior
 from statjax.runs import Run
 from statjax.thermo import entropy as metrics
 
+REQUIRES = ("sklearn",)
+"""Optional packages this experiment imports lazily (checked before any work)."""
+
 CURVE_NAMES = ("free_energy", "energy", "entropy", "kl", "expected_loss")
 FINAL_NAMES = (
     "free_energy", "free_energy_stderr", "energy", "expected_loss", "prior_energy",
     "entropy", "kl", "free_energy_kl_form",
 )  # fmt: skip
-INPUT_SETS = ("x_test", "ood_noise", "ood_shuffled")
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -93,7 +94,7 @@ class Variational:
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class Baselines:
-    """SGLD ensemble and SGD settings (passed to experiments.bayesian_mlp's training)."""
+    """SGLD ensemble and SGD settings (:func:`experiments.common.train_classifier`)."""
 
     methods: tuple[Literal["sgd", "adam", "sgld", "sghmc", "sgnht", "csgld"], ...] = setting(
         ("sgld", "sgd"), help="bayesian_mlp methods to compare against"
@@ -169,18 +170,15 @@ class VariationalMLP(nn.Module):
         return x
 
 
-def _bayesian_mlp_config(config: Config) -> bayesian_mlp.Config:
-    """The baselines' settings as a bayesian_mlp config (same data, seed, budget)."""
+def _baseline_training(config: Config) -> common.Training:
+    """The baselines' settings (same data, seed, budget and initial weights as VI)."""
     settings = config.baselines
-    return bayesian_mlp.Config(
-        name=config.name, experiment="experiments.bayesian_mlp", seed=config.seed,
-        methods=tuple(settings.methods) or ("sgd",), hidden_sizes=tuple(config.hidden_sizes),
-        test_fraction=config.test_fraction, num_epochs=config.num_epochs,
+    return common.Training(
+        seed=config.seed, hidden_sizes=tuple(config.hidden_sizes), num_epochs=config.num_epochs,
         batch_size=config.batch_size, prior_precision=config.prior_precision,
         temperature=settings.temperature, burn_in_epochs=settings.burn_in_epochs,
-        thin=settings.thin, max_samples=settings.max_samples, num_bins=config.num_bins,
-        num_ood=config.num_ood,
-        optimizers=bayesian_mlp.Optimizers(
+        thin=settings.thin, max_samples=settings.max_samples,
+        optimizers=common.Optimizers(
             sgd_learning_rate=settings.sgd_learning_rate, sgd_momentum=settings.sgd_momentum,
             sgld_learning_rate=settings.sgld_learning_rate,
         ),
@@ -215,9 +213,8 @@ def _fit_vi(x_train, y_train, temperature, key, config: Config):
     prior = GaussianPrior(precision=config.prior_precision)
     num_train = x_train.shape[0]
     steps_per_epoch = num_train // config.batch_size
-    key_init, key_data = jax.random.split(jax.random.key(config.seed))
-    # The baselines' initial parameters as the initial means (bayesian_mlp._fit's key).
-    initial = MLP(tuple(config.hidden_sizes)).init(key_init, x_train[:1])["params"]
+    # The baselines' initial parameters as the initial means, and their minibatch key.
+    initial, key_data = common.initial_parameters(_baseline_training(config), x_train)
     variables = {
         "params": initial,
         variational.RHO_COLLECTION: variational.init_rho(initial, settings.init_scale),
@@ -326,13 +323,13 @@ def train_vi(temperature: float, config: Config, data: dict, key) -> dict:
 
 
 def train_baseline(method: str, config: Config, data: dict, key) -> dict:
-    """One bayesian_mlp method on the same data, minibatches and budget."""
-    return bayesian_mlp.train(method, _bayesian_mlp_config(config), data, key)
+    """One baseline (bayesian_mlp's training) on the same data, minibatches and budget."""
+    return common.train_classifier(method, _baseline_training(config), data, key)
 
 
 def run(config: Config, run: Run) -> dict:
     """Train VI at every temperature, then the baselines, checkpointing finished methods."""
-    data = load_digits(config.test_fraction, config.num_ood, config.seed)
+    data = common.load_classification_digits(config.test_fraction, config.num_ood, config.seed)
     labels = method_labels(config)
     num_methods, num_vi = len(labels), len(config.temperatures)
     sizes = {
@@ -341,7 +338,6 @@ def run(config: Config, run: Run) -> dict:
         "ood_shuffled": config.num_ood,
     }
     state = {
-        "num_done": np.zeros((), np.int64),
         "num_samples": np.zeros(num_methods, np.int64),
         "curves": np.zeros((num_vi, config.num_epochs, len(CURVE_NAMES)), np.float64),
         "final": np.zeros((num_vi, len(FINAL_NAMES)), np.float64),
@@ -349,50 +345,50 @@ def run(config: Config, run: Run) -> dict:
     for name, size in sizes.items():
         state[f"{name}_probs"] = np.zeros((num_methods, size, NUM_CLASSES), np.float32)
         state[f"{name}_mi"] = np.zeros((num_methods, size), np.float32)
-    restored = run.restore_checkpoint(state)
-    if restored is not None:
-        state = {name: np.array(value) for name, value in restored.state.items()}
     key = jax.random.key(config.seed)
     # VI's noise comes from the "rbg" generator: on the CPU it compiles several times
     # faster than threefry (the baselines keep bayesian_mlp's threefry keys).
     vi_key = jax.random.key(config.seed, impl="rbg")
-    with run.progress(num_methods, initial=int(state["num_done"])) as progress:
-        for index in range(int(state["num_done"]), num_methods):
-            extra = {}
-            if index < num_vi:
-                method_key = jax.random.fold_in(vi_key, index)
-                outputs = train_vi(config.temperatures[index], config, data, method_key)
-                state["curves"][index] = outputs["curves"]
-                state["final"][index] = outputs["final"]
-                extra = _vi_summary(state, index, config)
-            else:
-                method_key = jax.random.fold_in(key, index)
-                outputs = train_baseline(labels[index], config, data, method_key)
-            for name in sizes:
-                state[f"{name}_probs"][index] = outputs[f"{name}_probs"]
-                state[f"{name}_mi"][index] = outputs[f"{name}_mi"]
-            state["num_samples"][index] = outputs["num_samples"]
-            state["num_done"] = np.asarray(index + 1, np.int64)
-            run.log(
-                index + 1, method=labels[index],
-                **method_summary(outputs, data, config.num_bins), **extra,
-            )  # fmt: skip
-            if (index + 1) % config.checkpoint_every == 0 or index + 1 == num_methods:
-                run.save_checkpoint(index + 1, state)
-            progress.update_to(index + 1)
+
+    def advance(state, chunk):
+        state = {name: np.array(value) for name, value in state.items()}
+        index = chunk.start  # one method per chunk (log_every=1)
+        extra = {}
+        if index < num_vi:
+            method_key = jax.random.fold_in(vi_key, index)
+            outputs = train_vi(config.temperatures[index], config, data, method_key)
+            state["curves"][index] = outputs["curves"]
+            state["final"][index] = outputs["final"]
+            extra = _vi_summary(state, index, config)
+        else:
+            method_key = jax.random.fold_in(key, index)
+            outputs = train_baseline(labels[index], config, data, method_key)
+        for name in sizes:
+            state[f"{name}_probs"][index] = outputs[f"{name}_probs"]
+            state[f"{name}_mi"][index] = outputs[f"{name}_mi"]
+        state["num_samples"][index] = outputs["num_samples"]
+        return state, {
+            "method": labels[index],
+            **common.classifier_summary(outputs, data, config.num_bins), **extra,
+        }  # fmt: skip
+
+    state = run.loop(state, advance, num_methods, log_every=1, desc="methods")
 
     per_method = {}
     for index, label in enumerate(labels):
         outputs = {name: state[name][index] for name in state if name.endswith(("_probs", "_mi"))}
         outputs["num_samples"] = state["num_samples"][index]
-        per_method[label] = method_summary(outputs, data, config.num_bins)
+        per_method[label] = common.classifier_summary(outputs, data, config.num_bins)
         if index < num_vi:
             per_method[label].update(_vi_summary(state, index, config))
-    plotting = types.SimpleNamespace(methods=labels, num_bins=config.num_bins)
     run.save_figure(_free_energy_figure(state, config), "free_energy.png")
     run.save_figure(_comparison_figure(per_method), "comparison.png")
-    run.save_figure(bayesian_mlp.reliability_figure(state, data, plotting), "reliability.png")
-    run.save_figure(bayesian_mlp.entropy_figure(state, plotting), "entropy.png")
+    run.save_figure(
+        common.reliability_figure(state["x_test_probs"], data["y_test"], labels, config.num_bins),
+        "reliability.png",
+    )
+    probs = {name: state[f"{name}_probs"] for name in INPUT_SETS}
+    run.save_figure(common.entropy_figure(probs, labels), "entropy.png")
     return {
         "experiment": "Mean-field VI (free energy) vs SGLD ensemble vs SGD on digits",
         "tempering": config.variational.tempering,

@@ -1,14 +1,14 @@
 """Small pytree helpers used by the kernels (private)."""
 
-import itertools
-from typing import Literal, overload
-
 import jax
 import jax.numpy as jnp
-import numpy as np
 from jax.tree_util import Partial
 
-from statjax.types import ArrayTree, PRNGKey
+# The kernels' noise is drawn by the one random-number path (statjax.random);
+# re-exported here for the modules that import it from this one.
+from statjax.random import normal_and_log_uniform_like as normal_and_log_uniform_like
+from statjax.random import normal_like as normal_like
+from statjax.types import ArrayTree
 
 
 def as_pytree_fn(fn):
@@ -24,88 +24,6 @@ def as_pytree_fn(fn):
     if jax.tree_util.treedef_is_leaf(jax.tree_util.tree_structure(fn)):
         return Partial(fn)
     return fn
-
-
-def normal_like(key: PRNGKey, tree: ArrayTree, *, at_least_float32: bool = False) -> ArrayTree:
-    """Standard normal noise with the structure, shapes and dtypes of ``tree``.
-
-    With ``at_least_float32``, leaves narrower than float32 get float32 noise
-    (see :func:`normal_and_log_uniform_like`).
-    """
-    noise, _ = normal_and_log_uniform_like(
-        key, tree, with_uniform=False, at_least_float32=at_least_float32
-    )
-    return noise
-
-
-@overload
-def normal_and_log_uniform_like(
-    key: PRNGKey,
-    tree: ArrayTree,
-    with_uniform: Literal[True] = ...,
-    *,
-    at_least_float32: bool = ...,
-) -> tuple[ArrayTree, jax.Array]: ...
-
-
-@overload
-def normal_and_log_uniform_like(
-    key: PRNGKey, tree: ArrayTree, with_uniform: Literal[False], *, at_least_float32: bool = ...
-) -> tuple[ArrayTree, None]: ...
-
-
-@overload
-def normal_and_log_uniform_like(
-    key: PRNGKey, tree: ArrayTree, with_uniform: bool, *, at_least_float32: bool = ...
-) -> tuple[ArrayTree, jax.Array | None]: ...
-
-
-def normal_and_log_uniform_like(
-    key: PRNGKey, tree: ArrayTree, with_uniform: bool = True, *, at_least_float32: bool = False
-) -> tuple[ArrayTree, jax.Array | None]:
-    """Normal noise shaped like ``tree`` and ``log u``, ``u ~ U(0, 1)``, from one generator call.
-
-    On the CPU each call of the generator costs about as much as a small kernel
-    step, so a proposal's noise and its accept/reject uniform come from one draw of
-    ``size(tree) + 1`` uniforms ``v`` on ``(-1, 1)``: the noise is
-    ``sqrt(2) erfinv(v)``, exactly what ``jax.random.normal`` computes, and the
-    last one gives ``u = (1 + v) / 2``. Leaves of a dtype narrower than float32
-    get float32 draws, so the accept test keeps float32 resolution; the noise is
-    cast down to the leaf's dtype unless ``at_least_float32`` is set, in which
-    case it stays float32 (kernels on bfloat16 positions compute their updates
-    in float32 and round only the new position). Leaves of mixed dtypes fall
-    back to one call per leaf. float32 and float64 draws do not depend on
-    ``at_least_float32``.
-    """
-    leaves, treedef = jax.tree_util.tree_flatten(tree)
-    dtypes = {jnp.result_type(x) for x in leaves}
-
-    def noise_dtype(dtype):
-        return jnp.promote_types(dtype, jnp.float32) if at_least_float32 else dtype
-
-    if len(dtypes) != 1:
-        key, key_uniform = jax.random.split(key)
-        keys = jax.random.split(key, len(leaves))
-        noise = [
-            jax.random.normal(k, jnp.shape(x), noise_dtype(jnp.result_type(x)))
-            for k, x in zip(keys, leaves, strict=True)
-        ]
-        log_uniform = jnp.log(jax.random.uniform(key_uniform)) if with_uniform else None
-        return jax.tree_util.tree_unflatten(treedef, noise), log_uniform
-    dtype = dtypes.pop()
-    draw_dtype = jnp.promote_types(dtype, jnp.float32)
-    sizes = [int(jnp.size(x)) for x in leaves]
-    total = sum(sizes)
-    lowest = np.nextafter(np.array(-1.0, draw_dtype), np.array(0.0, draw_dtype))
-    uniform = jax.random.uniform(key, (total + int(with_uniform),), draw_dtype, lowest, 1.0)
-    normal = np.sqrt(2).astype(draw_dtype) * jax.lax.erf_inv(uniform[:total])
-    normal = normal.astype(noise_dtype(dtype))
-    pieces = (
-        jnp.split(normal, list(itertools.accumulate(sizes))[:-1]) if len(leaves) > 1 else [normal]
-    )
-    noise = [piece.reshape(jnp.shape(x)) for piece, x in zip(pieces, leaves, strict=True)]
-    log_uniform = jnp.log1p(uniform[total]) - np.log(2.0) if with_uniform else None
-    return jax.tree_util.tree_unflatten(treedef, noise), log_uniform
 
 
 def compute_dtype(dtype) -> jnp.dtype:

@@ -37,7 +37,7 @@ def reliability_diagram(
         ``(accuracy, confidence, count)``, each ``(num_bins,)``; empty bins have
         accuracy and confidence 0.
 
-    Example:
+    Examples:
         >>> import jax.numpy as jnp
         >>> accuracy, confidence, count = reliability_diagram(
         ...     jnp.array([[0.9, 0.1], [0.2, 0.8]]), jnp.array([0, 0]), num_bins=2
@@ -71,7 +71,7 @@ def expected_calibration_error(
         labels: ``(N,)`` integer labels.
         num_bins: ``B``, the number of equal-width bins on ``[0, 1]``.
 
-    Example:
+    Examples:
         >>> import jax.numpy as jnp
         >>> probs = jnp.array([[0.9, 0.1], [0.9, 0.1]])
         >>> round(float(expected_calibration_error(probs, jnp.array([0, 1]), num_bins=10)), 6)

@@ -15,7 +15,9 @@ parts of statjax that print or touch files.
 
 import argparse
 import os
+import signal
 import sys
+import threading
 import time
 import traceback
 from collections.abc import Sequence
@@ -24,7 +26,15 @@ from pathlib import Path
 import yaml
 
 from statjax.config import ConfigError
-from statjax.runs import SUMMARY_FILE, ResumeError, create_run, execute, open_run, read_config
+from statjax.runs import (
+    CHECKPOINT_DIR,
+    SUMMARY_FILE,
+    ResumeError,
+    create_run,
+    execute,
+    open_run,
+    read_config,
+)
 
 __all__ = ["main"]
 
@@ -52,8 +62,10 @@ examples:
   statjax run --resume runs/landscape/20250101-120000
 
 A run writes OUTPUT_DIR/NAME/TIMESTAMP/ with config.yaml (resolved), metrics.jsonl,
-PNG plots, summary.json (last, when finished) and checkpoint/. Exit status: 0 done,
-1 the experiment failed, 2 a bad config or command line, 130 interrupted.
+PNG plots, summary.json (last, when finished), timings.json, checkpoint/ and run.lock.
+Exit status: 0 done, 1 the experiment failed, 2 a bad config or command line, a missing
+package, a folder in use by another process or a damaged run folder, 130 interrupted
+(Ctrl-C), 143 terminated (SIGTERM).
 """
 
 
@@ -102,7 +114,7 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``statjax`` command; returns the exit status.
 
-    Example:
+    Examples:
         >>> import contextlib, io
         >>> with contextlib.redirect_stdout(io.StringIO()) as printed:
         ...     status = main(["list"])
@@ -134,42 +146,81 @@ def _run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         if args.resume is not None:
             run = open_run(args.resume, quiet=args.quiet)
             if run.finished:
+                run.close()
                 _say(args, f"{run.directory} has already finished ({SUMMARY_FILE} exists).")
                 return 0
         else:
+            if args.output_dir is not None and not args.output_dir.strip():
+                print(
+                    "statjax: error: --output-dir: got an empty folder name; give a folder "
+                    "(. for the current one).",
+                    file=sys.stderr,
+                )
+                return 2
             replace = {} if args.output_dir is None else {"output_dir": args.output_dir}
             config = read_config(args.config, args.overrides, **replace)
             run = create_run(config, quiet=args.quiet)
     except (ConfigError, ResumeError) as error:
-        print(f"statjax: error: {error}", file=sys.stderr)
+        message = str(error)
+        if isinstance(error, ConfigError) and error.key == "output_dir" and args.output_dir:
+            message = message.replace("config key `output_dir`", f"--output-dir {args.output_dir}")
+        print(f"statjax: error: {message}", file=sys.stderr)
         return 2
 
     verb = "resuming" if run.resumed else "running"
     _say(args, f"{verb} {run.config.experiment} in {run.directory}")
     start = time.perf_counter()
+    previous_handler = signal.getsignal(signal.SIGTERM)
+    on_main_thread = threading.current_thread() is threading.main_thread()
+    if on_main_thread:  # only the main thread may set handlers (main() called from a thread)
+        signal.signal(signal.SIGTERM, _terminate)
     try:
         execute(run)
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, _Terminated) as stop:
+        what = "terminated" if isinstance(stop, _Terminated) else "interrupted"
         print(
-            f"\nstatjax: interrupted; continue with `statjax run --resume {run.directory}`",
+            f"\nstatjax: {what}; continue with `statjax run --resume {run.directory}`",
             file=sys.stderr,
         )
-        return 130
+        return 143 if isinstance(stop, _Terminated) else 130
     except ResumeError as error:
         print(f"statjax: error: {error}", file=sys.stderr)
         return 2
     except Exception:
         traceback.print_exc()
-        print(
-            f"statjax: the experiment failed; {run.directory} keeps its last checkpoint "
-            f"(after a fix, `statjax run --resume {run.directory}` continues it).",
-            file=sys.stderr,
-        )
+        print(f"statjax: the experiment failed; {_kept(run.directory)}", file=sys.stderr)
         return 1
     finally:
+        if on_main_thread:
+            signal.signal(signal.SIGTERM, previous_handler)
         run.close()
     _say(args, f"finished in {time.perf_counter() - start:.1f} s: {run.directory / SUMMARY_FILE}")
     return 0
+
+
+class _Terminated(BaseException):
+    """SIGTERM, turned into an exception so that the run folder is closed and unlocked."""
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise _Terminated
+
+
+def _kept(directory: Path) -> str:
+    """What the failed run left: its last checkpoint, or none (then resume starts over)."""
+    steps = sorted(
+        (int(p.name) for p in (directory / CHECKPOINT_DIR).glob("*") if p.name.isdigit()),
+        reverse=True,
+    )
+    if not steps:
+        return (
+            f"{directory} has no checkpoint yet (after a fix, `statjax run --resume "
+            f"{directory}` starts it from the beginning)."
+        )
+    return (
+        f"{directory} keeps its last checkpoint, step {steps[0]} (after a fix, "
+        f"`statjax run --resume {directory}` continues it)."
+    )
 
 
 def _say(args: argparse.Namespace, message: str) -> None:

@@ -31,6 +31,7 @@ line and :mod:`statjax.runs` do the I/O).
 import dataclasses
 import difflib
 import importlib
+import importlib.util
 import math
 import re
 import types
@@ -43,6 +44,7 @@ import yaml
 __all__ = [
     "ConfigError",
     "ExperimentConfig",
+    "MissingDependencyError",
     "apply_overrides",
     "config_from_yaml",
     "config_to_dict",
@@ -56,6 +58,10 @@ __all__ = [
 ConfigT = TypeVar("ConfigT")
 
 _MISSING = dataclasses.MISSING
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+# A config is a few hundred values; YAML aliases (&a / *a) can make a 1 KB file stand
+# for billions ("billion laughs"). The expanded size is counted before any copy.
+MAX_CONFIG_VALUES = 100_000
 _FLOAT_LITERAL = re.compile(r"[-+]?(\d[\d_]*\.?\d*|\.\d+)([eE][-+]?\d+)?")
 
 
@@ -69,6 +75,8 @@ class ConfigError(ValueError):
         expected: what would have been accepted, in words.
     """
 
+    cross_key = False  # raised by a ``validate`` method (a check across several keys)
+
     def __init__(self, key: str, value: Any, expected: str, *, problem: str | None = None):
         self.key, self.value, self.expected, self.problem = key, value, expected, problem
         where = f"config key `{key}`" if key else "config"
@@ -81,6 +89,36 @@ class ConfigError(ValueError):
         return ConfigError(key, self.value, self.expected, problem=self.problem)
 
 
+class MissingDependencyError(ConfigError):
+    """An experiment needs a package that is not installed; the message says how to install it.
+
+    Attributes:
+        module: the import name that is missing (``"sklearn"``).
+        package: the name to install (``"scikit-learn"``).
+    """
+
+    def __init__(self, experiment: str, module: str):
+        package = _PIP_NAMES.get(module, module)
+        self.key, self.value, self.problem = "experiment", experiment, None
+        self.expected = f"the package {package} installed"
+        self.module, self.package = module, package
+        ValueError.__init__(
+            self,
+            f"experiment {experiment} needs the package {package} (module {module}), which is "
+            f"not installed: pip install {package}",
+        )
+
+
+# Import names whose package is installed under another name.
+_PIP_NAMES = {
+    "sklearn": "scikit-learn",
+    "PIL": "pillow",
+    "yaml": "pyyaml",
+    "neal": "dwave-neal",
+    "skimage": "scikit-image",
+}
+
+
 def setting(
     default: Any = _MISSING,
     *,
@@ -91,6 +129,7 @@ def setting(
     le: float | None = None,
     min_length: int | None = None,
     pattern: str | None = None,
+    allow_inf: bool = False,
 ) -> Any:
     """A dataclass field with a description and constraints that :func:`parse_config` checks.
 
@@ -108,8 +147,10 @@ def setting(
         le: non-strict upper bound.
         min_length: fewest elements of a tuple.
         pattern: a regular expression that a string must match in full.
+        allow_inf: whether a number may be infinite (``.inf``, ``-.inf``, or a literal
+            such as ``1e400`` that overflows to it); by default numbers must be finite.
 
-    Example:
+    Examples:
         >>> import dataclasses
         >>> @dataclasses.dataclass(frozen=True, kw_only=True)
         ... class Sampler:
@@ -125,6 +166,7 @@ def setting(
         "le": le,
         "min_length": min_length,
         "pattern": pattern,
+        "allow_inf": allow_inf,
     }
     if default is _MISSING:
         return dataclasses.field(metadata=metadata)
@@ -143,7 +185,7 @@ class DevicesConfig:
     records :func:`statjax.parallel.device_summary`. The defaults (all devices,
     no replica split, one process) leave a one-device run exactly as it was.
 
-    Example:
+    Examples:
         >>> from statjax.config import parse_config
         >>> parse_config({"count": 2, "replicas": 2}, DevicesConfig)
         DevicesConfig(count=2, replicas=2, distributed=False)
@@ -171,7 +213,7 @@ class ExperimentConfig:
     that involve several fields; it raises :class:`ConfigError` with a key path
     relative to that class.
 
-    Example:
+    Examples:
         >>> import dataclasses
         >>> @dataclasses.dataclass(frozen=True, kw_only=True)
         ... class Config(ExperimentConfig):
@@ -192,8 +234,14 @@ class ExperimentConfig:
         help="import path of the experiment module, e.g. experiments.landscape",
     )
     description: str = setting("", help="one line on what the run measures (shown by list)")
-    seed: int = setting(0, ge=0, help="seed of the run's PRNG key")
-    output_dir: str = setting("runs", help="folder under which runs/NAME/TIMESTAMP is made")
+    # jax.random.key takes any int64, but seeds also go to numpy and scikit-learn
+    # (random_state), which take 0 <= seed < 2**32: the range that works everywhere.
+    seed: int = setting(
+        0, ge=0, le=2**32 - 1, help="seed of the run's PRNG key, an unsigned 32-bit integer"
+    )
+    output_dir: str = setting(
+        "runs", pattern=r"(?s).*\S.*", help="folder under which runs/NAME/TIMESTAMP is made"
+    )
     checkpoint_every: int = setting(
         1000, ge=1, help="steps between checkpoints (the experiment states its unit)"
     )
@@ -223,7 +271,7 @@ def parse_config(raw: Any, schema: type[ConfigT], *, key: str = "") -> ConfigT:
         ConfigError: naming the first key path that is unknown, missing, of the
             wrong type or out of range.
 
-    Example:
+    Examples:
         >>> import dataclasses
         >>> @dataclasses.dataclass(frozen=True, kw_only=True)
         ... class Grid:
@@ -267,9 +315,9 @@ def parse_config(raw: Any, schema: type[ConfigT], *, key: str = "") -> ConfigT:
         try:
             validate()
         except ConfigError as error:
-            if not key:
-                raise
-            raise error.under(key) from None
+            nested = error.under(key) if key else error
+            nested.cross_key = True  # a check across keys: an override may be to blame
+            raise nested from None
     return config
 
 
@@ -300,6 +348,20 @@ def _parse_value(value: Any, annotation: Any, metadata: Mapping, path: str) -> A
         converted = _parse_scalar(value, annotation)
         if converted is None:
             raise ConfigError(path, value, expected)
+        if isinstance(converted, float) and math.isinf(converted) and not metadata.get("allow_inf"):
+            raise ConfigError(
+                path,
+                value,
+                expected,
+                problem=f"got {_show(value)}, which is infinite (or too large for a float)",
+            )
+        if isinstance(converted, int) and not _INT64_MIN <= converted <= _INT64_MAX:
+            raise ConfigError(
+                path,
+                value,
+                expected,
+                problem=f"got {value}, outside the 64-bit integer range [-2**63, 2**63 - 1]",
+            )
         _check_constraints(converted, metadata, path, expected)
         return converted
     if annotation is Any:
@@ -427,7 +489,7 @@ def _show(value: Any) -> str:
 def parse_override(text: str) -> tuple[str, Any]:
     """Split ``"key.path=value"`` and parse the value as YAML (``yaml.safe_load``).
 
-    Example:
+    Examples:
         >>> parse_override("sampler.step_size=0.001")
         ('sampler.step_size', 0.001)
         >>> parse_override("temperatures=[10, 20]")
@@ -444,13 +506,17 @@ def parse_override(text: str) -> tuple[str, Any]:
         )
     try:
         value = yaml.safe_load(value_text) if value_text.strip() else None
-    except yaml.YAMLError as error:
+    except (yaml.YAMLError, RecursionError) as error:
         raise ConfigError(
             key,
             value_text,
             "a YAML value (quote strings that contain ':' or '#')",
             problem=f"cannot parse the value {value_text!r}: {error}",
         ) from None
+    try:
+        _check_size(value, f"--set {key}")
+    except ConfigError as error:
+        raise ConfigError(key, value_text, error.expected, problem=error.problem) from None
     return key, value
 
 
@@ -461,7 +527,7 @@ def apply_overrides(raw: Mapping, overrides: Iterable[str]) -> dict:
     an unknown key is reported by :func:`parse_config`) and into lists by index
     (``temperatures.1=25``). The result is validated like any config.
 
-    Example:
+    Examples:
         >>> apply_overrides({"sampler": {"step_size": 0.1}}, ["sampler.step_size=0.2"])
         {'sampler': {'step_size': 0.2}}
     """
@@ -510,8 +576,15 @@ def import_experiment(import_path: Any) -> Any:
 
     An experiment module defines ``Config``, a frozen dataclass extending
     :class:`ExperimentConfig`, and ``run(config, run) -> dict`` (see
-    ``docs/experiments.md``). Import errors inside the module propagate as they
-    are; a module that is not found is a :class:`ConfigError` on ``experiment``.
+    ``docs/experiments.md``), and may declare the optional packages it imports
+    later (inside functions) as ``REQUIRES = ("sklearn", ...)`` (import names).
+    Other import errors inside the module propagate as they are; a module that
+    is not found is a :class:`ConfigError` on ``experiment``.
+
+    Raises:
+        MissingDependencyError: a package that the module imports, or that its
+            ``REQUIRES`` names, is not installed (checked before any work).
+        ConfigError: the module is not found, or lacks ``Config`` or ``run``.
     """
     expected = "the import path of a module that defines `Config` and `run`"
     if not isinstance(import_path, str) or not import_path:
@@ -519,8 +592,10 @@ def import_experiment(import_path: Any) -> Any:
     try:
         module = importlib.import_module(import_path)
     except ModuleNotFoundError as error:
-        if error.name is None or not import_path.startswith(error.name):
+        if error.name is None:
             raise
+        if not import_path.startswith(error.name):  # a package the experiment imports
+            raise MissingDependencyError(import_path, error.name.partition(".")[0]) from None
         raise ConfigError(
             "experiment",
             import_path,
@@ -543,6 +618,9 @@ def import_experiment(import_path: Any) -> Any:
             expected,
             problem=f"module {import_path!r} has no `run(config, run)` function",
         )
+    for name in getattr(module, "REQUIRES", ()):
+        if importlib.util.find_spec(str(name).partition(".")[0]) is None:
+            raise MissingDependencyError(import_path, str(name).partition(".")[0])
     return module
 
 
@@ -564,7 +642,7 @@ def config_from_yaml(
         schema: the dataclass to validate against; default: the experiment's ``Config``.
         source: where the text came from, for messages (a file name).
 
-    Example:
+    Examples:
         >>> import dataclasses
         >>> @dataclasses.dataclass(frozen=True, kw_only=True)
         ... class Config(ExperimentConfig):
@@ -573,16 +651,12 @@ def config_from_yaml(
         >>> config_from_yaml(text, ["num_steps=70"], schema=Config).num_steps
         70
     """
-    try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        raise ConfigError(
-            "", source, "a valid YAML document", problem=f"{source} is not valid YAML: {error}"
-        ) from None
+    raw = _load_yaml(text, source)
     if raw is None:
         raw = {}
     if not isinstance(raw, Mapping):
         raise ConfigError("", raw, f"a mapping of keys to values at the top of {source}")
+    overrides = list(overrides)
     raw = apply_overrides(raw, overrides)
     if schema is None:
         if "experiment" not in raw:
@@ -593,13 +667,105 @@ def config_from_yaml(
                 problem="missing required key",
             )
         schema = import_experiment(raw["experiment"]).Config
-    return parse_config(raw, schema)
+    try:
+        return parse_config(raw, schema)
+    except ConfigError as error:
+        raise _blame_override(error, overrides) from None
+
+
+def _load_yaml(text: str, source: str) -> Any:
+    """``yaml.safe_load`` with the expanded size bounded (a "billion laughs" file is refused)."""
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        raise ConfigError(
+            "", source, "a valid YAML document", problem=f"{source} is not valid YAML: {error}"
+        ) from None
+    except RecursionError:
+        raise ConfigError(
+            "", source, "a config nested a few levels deep", problem=f"{source} is nested too deep"
+        ) from None
+    _check_size(raw, source)
+    return raw
+
+
+def _check_size(value: Any, source: str) -> None:
+    """Refuse a document whose aliases expand past :data:`MAX_CONFIG_VALUES` values, or loop.
+
+    PyYAML builds an alias as a second reference to one object, so loading is
+    cheap; copying or validating the expanded tree is not. Sizes are counted
+    once per object (memoised by identity), so the count itself is cheap.
+    """
+    sizes: dict[int, int] = {}
+    active: set[int] = set()
+    stack: list[tuple[Any, bool]] = [(value, False)]
+    while stack:
+        node, done = stack.pop()
+        if not isinstance(node, Mapping | list | tuple):
+            continue
+        ident = id(node)
+        children = list(node.keys()) + list(node.values()) if isinstance(node, Mapping) else node
+        if done:
+            active.discard(ident)
+            total = 1 + sum(
+                sizes.get(id(c), 1) if isinstance(c, Mapping | list | tuple) else 1
+                for c in children
+            )
+            sizes[ident] = total
+            if total > MAX_CONFIG_VALUES:
+                raise ConfigError(
+                    "",
+                    source,
+                    f"a config of at most {MAX_CONFIG_VALUES} values once YAML aliases "
+                    "(&anchor, *alias) are expanded",
+                    problem=f"{source} expands to more than {MAX_CONFIG_VALUES} values",
+                )
+            continue
+        if ident in sizes:
+            continue
+        if ident in active:
+            raise ConfigError(
+                "",
+                source,
+                "a config without recursive YAML aliases",
+                problem=f"{source} refers to itself",
+            )
+        active.add(ident)
+        stack.append((node, True))
+        stack.extend((child, False) for child in children)
+
+
+def _blame_override(error: ConfigError, overrides: list[str]) -> ConfigError:
+    """A cross-key check that an override broke, reported on the key the user set.
+
+    ``--set thin=7`` can make ``chunk_size`` (from the file) fail ``a multiple
+    of thin``: the message then names ``thin``, the key the user wrote.
+    """
+    if not getattr(error, "cross_key", False):
+        return error
+    written = {}
+    for text in overrides:
+        key, value = parse_override(text)
+        written[key] = (value, text)
+    if error.key in written:
+        return error
+    message = str(error)
+    for key, (value, text) in reversed(written.items()):
+        name = key.rpartition(".")[2]
+        if re.search(rf"(?<![\w.]){re.escape(name)}(?!\w)", message):
+            return ConfigError(
+                key,
+                value,
+                f"`{error.key}` to be {error.expected}",
+                problem=f"--set {text.strip()} conflicts with `{error.key}` = {_show(error.value)}",
+            )
+    return error
 
 
 def config_to_dict(config: Any) -> dict:
     """The config as plain YAML/JSON-ready data (tuples become lists), fields in order.
 
-    Example:
+    Examples:
         >>> import dataclasses
         >>> @dataclasses.dataclass(frozen=True)
         ... class Box:

@@ -34,7 +34,7 @@ class RunningMoments(NamedTuple):
 def running_moments_init(example: ArrayTree) -> RunningMoments:
     """Empty moments for observations shaped like ``example``.
 
-    Example:
+    Examples:
         >>> import jax.numpy as jnp
         >>> moments = running_moments_init(jnp.zeros(3))
         >>> moments = running_moments_update(moments, jnp.ones(3))

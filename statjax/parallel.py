@@ -65,7 +65,7 @@ def make_mesh(
         devices: the devices (default ``jax.devices()``, global under
             :func:`initialize`).
 
-    Example:
+    Examples:
         >>> mesh = make_mesh(1)
         >>> dict(mesh.shape)
         {'chains': 1, 'replicas': 1}

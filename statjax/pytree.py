@@ -93,7 +93,7 @@ class Pytree:
     part of the tree structure (see the module docstring for why). Fields are
     leaves unless declared with :func:`static_field`.
 
-    Example:
+    Examples:
         >>> import jax, jax.numpy as jnp
         >>> from statjax.pytree import Pytree, static_field
         >>> class Quadratic(Pytree):
@@ -157,7 +157,7 @@ def guarded_jit(
     function recompiles; a pytree energy's numbers stay traced). Static arguments
     may be passed by position or keyword; ``fun`` must not take ``*args``.
 
-    Example:
+    Examples:
         >>> import jax.numpy as jnp
         >>> from statjax.pytree import guarded_jit
         >>> @guarded_jit(static_argnames="power")

@@ -8,6 +8,7 @@ subprocess). Prints one JSON object of named booleans / values on the last line.
 import json
 import re
 import sys
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -16,10 +17,12 @@ from jax.sharding import NamedSharding
 
 import statjax
 from statjax import parallel
+from statjax import random as sjrandom
 from statjax.anneal.annealing import kernel_annealing, simulated_annealing
 from statjax.anneal.schedules import geometric_temperature
 from statjax.config import parse_config
 from statjax.energy.ising import IsingLattice, square_ising
+from statjax.pytree import Pytree
 from statjax.samplers.lattice import checkerboard
 from statjax.samplers.lattice_sharded import row_mesh, sharded_checkerboard
 from statjax.samplers.run import _run_chunk, run_chains, with_info
@@ -180,6 +183,39 @@ def check_annealing(out: dict) -> None:
     out["simulated_annealing_spec"] = spec_of(sharded.best_energy)
 
 
+class _DrawState(NamedTuple):
+    position: jax.Array
+    energy: jax.Array
+
+
+class _Draws(Pytree):
+    """Every statjax.random draw of a step, kept as the position: streams made visible."""
+
+    def init(self, position):
+        return _DrawState(position, jnp.zeros(()))
+
+    def step(self, key, state, beta):
+        keys = jax.random.split(key, 4)
+        size = state.position.shape[-1] // 4
+        draws = [
+            sjrandom.uniform(keys[0], (size,)),
+            sjrandom.normal(keys[1], (size,)),
+            sjrandom.bernoulli(keys[2], 0.3, (size,)).astype(jnp.float32),
+            sjrandom.randint(keys[3], (size,), 0, 7).astype(jnp.float32),
+        ]
+        return _DrawState(jnp.concatenate(draws), state.energy), None
+
+
+def check_random_streams(out: dict) -> None:
+    mesh = parallel.make_mesh()
+    key, x = jax.random.key(21), jnp.zeros((8, 12))
+    plain = run_chains(_Draws(), key, x, 4, observe=lambda s: s.position, chunk_size=2)
+    sharded = run_chains(
+        _Draws(), key, parallel.shard_chains(x, mesh), 4, observe=lambda s: s.position
+    )
+    out["random_streams_identical"] = same(plain, sharded)
+
+
 def check_config(out: dict) -> None:
     devices = parse_config({"count": 4, "replicas": 2}, parallel.DevicesConfig)
     out["config_mesh"] = dict(parallel.mesh_from_config(devices).shape)
@@ -193,6 +229,7 @@ def main() -> None:
     check_annealing(out)
     check_run_chains(out)
     check_replica_exchange(out)
+    check_random_streams(out)
     check_ising(out, square_ising(32), "ising_small", num_chains=2, steps=5)
     # 3 rows per device: blocks starting at odd global rows swap their sublattices.
     check_ising(out, IsingLattice((12, 8), 1.0, 0.3), "ising_odd_block", 2, 5, "heat_bath")

@@ -249,3 +249,113 @@ def test_every_experiment_config_has_a_devices_section():
     assert (config.devices.count, config.devices.replicas) == (4, 2)
     error = _error(apply_overrides(_raw(), ["devices.count=4", "devices.replicas=3"]))
     assert "devices.replicas" in str(error)
+
+
+# ------------------------------------------------------------------ complete validation
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Bounds:
+    lower: float = setting(0.0, help="may not be infinite")
+    upper: float = setting(float("inf"), allow_inf=True, help="may be .inf")
+
+
+def _study_yaml(*lines: str) -> str:
+    return (
+        "\n".join(
+            [
+                "name: study",
+                "experiment: my.study",
+                "temperatures: [10, 20]",
+                "num_steps: 100",
+                *lines,
+            ]
+        )
+        + "\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("override", "key"),
+    [
+        ("temperatures=[.inf, 1]", "temperatures[0]"),
+        ("temperatures.1=1e400", "temperatures[1]"),
+        ("sampler.step_size=-.inf", "sampler.step_size"),
+        ("box=[0, .nan]", "box[1]"),
+    ],
+)
+def test_infinite_or_nan_numbers_are_refused_at_load_time(override, key):
+    with pytest.raises(ConfigError) as info:
+        config_from_yaml(_study_yaml(), [override], schema=StudyConfig)
+    assert info.value.key == key and f"config key `{key}`" in str(info.value)
+
+
+def test_a_setting_may_allow_infinity():
+    assert parse_config(yaml.safe_load("upper: .inf"), Bounds) == Bounds()
+    assert parse_config({"upper": "1e400"}, Bounds).upper == float("inf")
+    with pytest.raises(ConfigError, match=r"config key `lower`: got -inf .* infinite"):
+        parse_config({"lower": float("-inf")}, Bounds)
+
+
+@pytest.mark.parametrize(
+    ("seed", "words"),
+    [
+        (2**64, "outside the 64-bit integer range"),
+        (2**32, "<= 4294967295"),
+        (-1, ">= 0"),
+    ],
+)
+def test_a_seed_must_fit_an_unsigned_32_bit_integer(seed, words):
+    with pytest.raises(ConfigError, match=f"config key `seed`.*{words}"):
+        config_from_yaml(_study_yaml(), [f"seed={seed}"], schema=StudyConfig)
+    top = config_from_yaml(_study_yaml(), [f"seed={2**32 - 1}"], schema=StudyConfig).seed
+    assert top == 2**32 - 1
+
+
+def test_integers_beyond_64_bits_are_refused():
+    with pytest.raises(ConfigError, match=r"config key `num_steps`.*64-bit"):
+        config_from_yaml(_study_yaml(), [f"num_steps={2**70}"], schema=StudyConfig)
+
+
+def test_a_billion_laughs_is_refused_before_it_expands():
+    levels = ['a0: &a0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    for level in range(1, 9):
+        levels.append(f"a{level}: &a{level} [" + ", ".join([f"*a{level - 1}"] * 9) + "]")
+    text = _study_yaml(*levels)
+    assert len(text) < 1500  # ~9**9 = 387 million strings once expanded
+    with pytest.raises(ConfigError, match="expands to more than 100000 values"):
+        config_from_yaml(text, schema=StudyConfig)
+    with pytest.raises(ConfigError, match=r"config key `label`.*expands to more than"):
+        parse_override("label={" + ", ".join(levels) + "}")
+
+
+def test_a_recursive_alias_is_refused():
+    with pytest.raises(ConfigError, match="refers to itself"):
+        config_from_yaml(_study_yaml("label: &loop [1, *loop]"), schema=StudyConfig)
+
+
+def test_an_override_that_breaks_a_check_across_keys_is_named():
+    """`--set temperatures=[...]` breaks `num_steps % len(temperatures)`: the message names it."""
+    with pytest.raises(ConfigError) as info:
+        config_from_yaml(_study_yaml(), ["temperatures=[1, 2, 3]"], schema=StudyConfig)
+    assert info.value.key == "temperatures"
+    assert str(info.value).startswith(
+        "config key `temperatures`: --set temperatures=[1, 2, 3] conflicts with `num_steps`"
+    )
+    with pytest.raises(ConfigError) as info:  # the key the user set is the one checked
+        config_from_yaml(_study_yaml(), ["num_steps=101"], schema=StudyConfig)
+    assert info.value.key == "num_steps"
+
+
+def test_a_config_that_is_not_utf8_is_named(tmp_path):
+    from statjax.runs import read_config
+
+    path = tmp_path / "latin1.yaml"
+    path.write_bytes(_study_yaml("label: caf\xe9").encode("latin-1"))
+    with pytest.raises(ConfigError, match=r"latin1.yaml is not UTF-8 text \(byte 0xe9 at offset"):
+        read_config(path)
+
+
+def test_an_empty_output_dir_is_refused():
+    with pytest.raises(ConfigError, match="config key `output_dir`"):
+        config_from_yaml(_study_yaml("output_dir: ' '"), schema=StudyConfig)

@@ -289,3 +289,142 @@ def test_argument_errors():
         acceptance_rate(samples, axis=2)
     with pytest.raises(ValueError, match=r"`is_accepted_or_probabilities`.*\(0, 3\)"):
         overall_acceptance_rate(np.zeros((0, 3)))
+
+
+# ------------------------------------- streaming R-hat/ESS and nested R-hat (issue 17)
+
+from statjax.diagnostics import (  # noqa: E402
+    batch_means_ess,
+    gelman_rubin,
+    nested_rhat,
+    streaming_diagnostics,
+    streaming_ess,
+    streaming_nested_rhat,
+    streaming_rhat,
+)
+from statjax.samplers.loop import init_chains, sample_chains  # noqa: E402
+
+STREAM_STEPS, STREAM_CHAINS = 700, 8
+"""Not a power of 2: the last batch is incomplete and the batches have been merged."""
+
+
+@pytest.fixture(scope="module")
+def streamed_and_stored():
+    """One MALA run through the driver, reduced as it goes and stored as a trace."""
+    import statjax
+
+    kernel = statjax.mala(lambda x: 0.5 * jnp.sum(x**2 / jnp.array([1.0, 4.0])), 0.6)
+    positions = jnp.asarray(np.random.default_rng(0).standard_normal((STREAM_CHAINS, 2)) * 3)
+    states = init_chains(kernel, positions.astype(jnp.float32))
+
+    @jax.jit
+    def run(states):
+        def position(state, info):
+            return state.position
+
+        _, carry = sample_chains(
+            kernel,
+            jax.random.key(0),
+            states,
+            STREAM_STEPS,
+            observe=position,
+            reducer=streaming_diagnostics(16),
+        )
+        _, trace = sample_chains(kernel, jax.random.key(0), states, STREAM_STEPS, observe=position)
+        return carry, trace
+
+    return run(states)
+
+
+def test_streaming_rhat_equals_the_batch_rhat(streamed_and_stored):
+    """Same per-chain sums: equal up to Welford-vs-two-pass rounding (float32, 1e-5)."""
+    carry, trace = streamed_and_stored
+    np.testing.assert_allclose(streaming_rhat(carry), gelman_rubin(trace), rtol=1e-5)
+    np.testing.assert_allclose(streaming_nested_rhat(carry, 4), nested_rhat(trace, 4), rtol=1e-5)
+    # The chains start far apart (3 sigma): R-hat sees it.
+    assert np.all(np.asarray(gelman_rubin(trace[:20])) > 1.05)
+
+
+def test_streaming_ess_equals_batch_means_on_the_same_draws(streamed_and_stored):
+    """Same batches (size 64 after 700 draws with 16 kept) and the same variance: rounding only."""
+    carry, trace = streamed_and_stored
+    assert int(carry.batch_size) == 64 and int(carry.num_batches) == 700 // 64
+    np.testing.assert_allclose(streaming_ess(carry), batch_means_ess(trace, 16), rtol=1e-4)
+
+
+def test_gelman_rubin_matches_arviz_identity():
+    draws = np.asarray(jax.random.normal(jax.random.key(3), (200, 4, 2))) + np.array([0, 0.3])
+    expected = az.rhat(az.convert_to_dataset(draws.transpose(1, 0, 2)), method="identity")
+    np.testing.assert_allclose(gelman_rubin(draws), expected["x"].values, rtol=1e-5)
+
+
+def _nested_rhat_by_hand(draws, num_superchains):
+    """Margossian et al. (2024), eqs. 15-19, with explicit loops (float64)."""
+    num_draws, num_chains = draws.shape
+    per_superchain = num_chains // num_superchains
+    superchain_means, within = [], []
+    for k in range(num_superchains):
+        chains = draws[:, k * per_superchain : (k + 1) * per_superchain]
+        chain_means = chains.mean(axis=0)
+        superchain_means.append(chain_means.mean())
+        between_chains = chain_means.var(ddof=1) if per_superchain > 1 else 0.0
+        within_chains = chains.var(axis=0, ddof=1).mean() if num_draws > 1 else 0.0
+        within.append(between_chains + within_chains)
+    return math.sqrt(1 + np.var(superchain_means, ddof=1) / np.mean(within))
+
+
+@pytest.mark.parametrize(
+    ("num_draws", "num_chains", "num_superchains"), [(5, 12, 3), (1, 8, 4), (6, 4, 4)]
+)
+def test_nested_rhat_equals_the_papers_formula(num_draws, num_chains, num_superchains):
+    rng = np.random.default_rng(num_draws)
+    offsets = np.repeat(rng.standard_normal(num_superchains), num_chains // num_superchains)
+    draws = rng.standard_normal((num_draws, num_chains)) + 0.5 * offsets
+    expected = _nested_rhat_by_hand(draws, num_superchains)
+    np.testing.assert_allclose(
+        float(nested_rhat(draws.astype(np.float32), num_superchains)), expected, rtol=1e-5
+    )
+
+
+def test_nested_rhat_tends_to_one_for_independent_draws():
+    """iid draws: ``R_nu^2 - 1 = B_nu / W_nu``, ``E[B_nu] = s^2 / (M N)``, ``W_nu ≈ s^2 (1 + 1/N)``.
+
+    ``B_nu (K - 1) M N / s^2`` is chi-square with ``K - 1`` degrees of freedom, so
+    ``R_nu^2 - 1`` stays below ``(1 + 4 sqrt(2 / (K - 1))) / (M (N + 1))`` (4 of its
+    standard deviations above its mean).
+    """
+    num_superchains, per_superchain, num_draws = 8, 16, 50
+    draws = np.random.default_rng(4).standard_normal(
+        (num_draws, num_superchains * per_superchain, 3)
+    )
+    excess = np.asarray(nested_rhat(draws, num_superchains)) ** 2 - 1
+    bound = (1 + 4 * math.sqrt(2 / (num_superchains - 1))) / (per_superchain * (num_draws + 1))
+    assert np.all((excess >= 0) & (excess < bound)), (excess, bound)
+
+
+def test_batch_means_ess_of_an_ar1_process():
+    """AR(1) with rho = 0.5: the batch-means ESS is ``C n / (b Var(batch mean))``.
+
+    ``Var(batch mean) = (b + 2 sum_{k<b} (b - k) rho^k) / b^2`` exactly (unit
+    variance); the estimate's relative standard deviation is ``sqrt(2 / (c C - 1))``
+    for ``c C`` batch means: 4 of them.
+    """
+    rho, num_draws, num_chains, max_batches = 0.5, 4096, 8, 64
+    noise = np.random.default_rng(5).standard_normal((num_draws, num_chains)) * math.sqrt(
+        1 - rho**2
+    )
+    draws = lfilter([1.0], [1.0, -rho], noise, axis=0)
+    batch_size, num_batches = 128, 32  # smallest power of 2 with 4096 // b < 64
+    lags = np.arange(1, batch_size)
+    batch_variance = (batch_size + 2 * np.sum((batch_size - lags) * rho**lags)) / batch_size**2
+    expected = num_chains * num_draws / (batch_size * batch_variance)
+    relative = 4 * math.sqrt(2 / (num_batches * num_chains - 1))
+    ess = float(batch_means_ess(draws.astype(np.float32), max_batches))
+    assert abs(ess / expected - 1) < relative, (ess, expected)
+
+
+def test_streaming_diagnostics_refuse_bad_arguments():
+    with pytest.raises(ValueError, match="max_batches"):
+        streaming_diagnostics(5)
+    with pytest.raises(ValueError, match="num_superchains"):
+        nested_rhat(np.zeros((4, 6)), 4)

@@ -78,6 +78,11 @@ def test_run_chains_sharded_is_identical_and_stays_sharded(checks):
     assert checks["run_collectives"] == []  # nothing gathered inside the loop
 
 
+def test_random_streams_identical_on_four_devices(checks):
+    """statjax.random's draws (uniform, normal, Bernoulli, integers) of sharded chains."""
+    assert checks["random_streams_identical"]
+
+
 def test_annealing_with_sharded_chains(checks):
     assert checks["kernel_annealing_identical"] and checks["kernel_annealing_sharded"]
     assert checks["simulated_annealing_identical"]

@@ -229,7 +229,7 @@ def kernel_annealing(
             chains), a temperature that is negative or not finite, or counts
             that are not whole numbers.
 
-    Example:
+    Examples:
         >>> import jax, jax.numpy as jnp
         >>> from statjax.anneal.schedules import geometric_temperature
         >>> from statjax.energy.ising import square_ising
@@ -306,7 +306,7 @@ def simulated_annealing(
     Returns:
         An :class:`AnnealingResult`.
 
-    Example:
+    Examples:
         >>> import jax, jax.numpy as jnp
         >>> from statjax.anneal.schedules import geometric_temperature
         >>> result = simulated_annealing(

@@ -169,7 +169,7 @@ def join_schedules(schedules: Sequence[Callable], boundaries: Sequence[int]) -> 
     boundary. Any callable works as a piece; statjax schedules (and ``Partial``\\ s)
     keep their numbers as leaves.
 
-    Example:
+    Examples:
         >>> s = join_schedules([constant_temperature(2.0), geometric_temperature(2.0, 0.5)], [10])
         >>> [float(s(k)) for k in (9, 10, 11)]
         [2.0, 2.0, 1.0]
@@ -188,7 +188,7 @@ def join_schedules(schedules: Sequence[Callable], boundaries: Sequence[int]) -> 
 def constant_temperature(temperature: float) -> ConstantTemperature:
     """``T_k = T``.
 
-    Example:
+    Examples:
         >>> float(constant_temperature(2.0)(10))
         2.0
     """
@@ -200,7 +200,7 @@ def linear_temperature(
 ) -> LinearTemperature:
     """Linear cooling ``T_k = T_0 + (T_1 - T_0) min(k, K) / K``, flat after ``K`` steps.
 
-    Example:
+    Examples:
         >>> float(linear_temperature(1.0, 0.5, 10)(5))
         0.75
     """
@@ -221,7 +221,7 @@ def geometric_temperature(
         alpha: the cooling factor per step, in ``(0, 1]``.
         min_temperature: optional floor ``T_min > 0``: ``T_k = max(T_0 alpha^k, T_min)``.
 
-    Example:
+    Examples:
         >>> round(float(geometric_temperature(1.0, 0.98)(2)), 4)
         0.9604
     """
@@ -240,7 +240,7 @@ def logarithmic_temperature(initial_temperature: float) -> LogarithmicTemperatur
     for simulated annealing to converge to the global minima in probability.
     Note ``T_0`` is reached only in the limit ``log 2``: ``T_0 = T_0 / log 2`` at step 0.
 
-    Example:
+    Examples:
         >>> round(float(logarithmic_temperature(1.0)(0)), 4)
         1.4427
     """
@@ -252,7 +252,7 @@ def cosine_temperature(
 ) -> CosineTemperature:
     """Cosine cooling ``T_k = T_1 + (T_0 - T_1) (1 + cos(pi min(k, K) / K)) / 2``.
 
-    Example:
+    Examples:
         >>> float(cosine_temperature(2.0, 1.0, 10)(5))
         1.5
     """
@@ -272,7 +272,7 @@ def cyclical_temperature(
     ``r_k = (k mod L) / L``: each cycle of ``L`` steps cools from ``T_max``
     towards ``T_min``, then the temperature jumps back to ``T_max``.
 
-    Example:
+    Examples:
         >>> s = cyclical_temperature(2.0, 1.0, 4)
         >>> [float(s(k)) for k in (0, 2, 4)]
         [2.0, 1.5, 2.0]
@@ -290,7 +290,7 @@ def temperature_to_beta(temperature: Any) -> Any:
     ``T >= 0``, finite; ``T = 0`` gives ``beta = +inf``, zero temperature, where
     every statjax kernel takes its greedy limit (docs/design-decisions.md).
 
-    Example:
+    Examples:
         >>> float(temperature_to_beta(4.0))
         0.25
         >>> float(temperature_to_beta(0.0))
@@ -310,7 +310,7 @@ def beta_to_temperature(beta: Any) -> Any:
 
     ``beta > 0``; ``beta = +inf`` gives ``T = 0``.
 
-    Example:
+    Examples:
         >>> float(beta_to_temperature(0.5))
         2.0
     """

@@ -40,7 +40,7 @@ class InterpolatedEnergy(Pytree):
         target_energy_fn: ``E_1``.
         fraction: ``b`` in ``[0, 1]``.
 
-    Example:
+    Examples:
         >>> energy = interpolated_energy(lambda x: 0.0 * x, lambda x: 2.0 * x, 0.25)
         >>> float(energy(1.0))
         0.5
@@ -62,7 +62,7 @@ def interpolated_energy(
 ) -> InterpolatedEnergy:
     """``(1 - b) E_0 + b E_1`` as a pytree energy (see :class:`InterpolatedEnergy`).
 
-    Example:
+    Examples:
         >>> import jax.numpy as jnp
         >>> energy = interpolated_energy(lambda x: jnp.sum(x**2), jnp.sum, 0.5)
         >>> float(energy(jnp.ones(2)))
@@ -109,7 +109,7 @@ def tilted_energy(
             :func:`statjax.thermo.sample_tilted` compiles once.
         tilt: ``k`` (a scalar, or one per chain).
 
-    Example:
+    Examples:
         >>> import jax.numpy as jnp
         >>> energy = tilted_energy(lambda x: 0.5 * jnp.sum(x**2), jnp.sum, tilt=2.0)
         >>> float(energy(jnp.ones(2)))

@@ -32,7 +32,7 @@ class DoubleWell(Pytree):
         dim: number of coordinates (static).
         barrier: barrier height ``h > 0``, the energy of the saddle at the origin.
 
-    Example:
+    Examples:
         >>> import jax.numpy as jnp
         >>> well = DoubleWell(dim=2, barrier=3.0)
         >>> print(float(well(jnp.zeros(2))), float(well(jnp.array([1.0, 0.0]))))

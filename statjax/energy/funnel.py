@@ -46,7 +46,7 @@ class NealFunnel(Pytree):
         dim: number of coordinates ``n + 1``, at least 1 (static).
         sigma: standard deviation of ``v``; positive.
 
-    Example:
+    Examples:
         >>> import jax.numpy as jnp
         >>> funnel = NealFunnel(dim=10)
         >>> print(round(float(funnel.log_z(1.0)), 6), float(funnel.variance_at(1.0)[0]))

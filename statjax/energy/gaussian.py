@@ -32,7 +32,7 @@ class AnisotropicGaussian(Pytree):
         mean: ``(dim,)`` position of the minimum (``E = 0`` there).
         scales: ``(dim,)`` or scalar standard deviations at ``beta = 1``; positive.
 
-    Example:
+    Examples:
         >>> import jax.numpy as jnp
         >>> gaussian = AnisotropicGaussian(mean=jnp.zeros(2), scales=jnp.array([1.0, 0.1]))
         >>> print(float(gaussian(jnp.array([1.0, 0.1]))))

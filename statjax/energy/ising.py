@@ -160,7 +160,7 @@ class IsingLattice(Pytree):
         coupling: ``J`` (ferromagnetic for ``J > 0``).
         field: ``h``.
 
-    Example:
+    Examples:
         >>> import jax.numpy as jnp
         >>> model = IsingLattice(shape=(4, 4))
         >>> print(float(model(jnp.ones((4, 4), jnp.int8))))  # 32 bonds, all satisfied
@@ -225,7 +225,7 @@ class PottsLattice(Pytree):
         coupling: ``J``.
         field: ``h``, favouring state 0.
 
-    Example:
+    Examples:
         >>> import jax.numpy as jnp
         >>> model = PottsLattice(shape=(4, 4), num_states=3)
         >>> print(float(model(jnp.zeros((4, 4), jnp.int8))))
@@ -319,7 +319,7 @@ class DenseIsing(IsingSpinVector, Pytree):
         couplings: ``(N, N)`` symmetric, zero diagonal.
         fields: ``(N,)``.
 
-    Example:
+    Examples:
         >>> import jax.numpy as jnp
         >>> model = DenseIsing(jnp.array([[0.0, 1.0], [1.0, 0.0]]), jnp.zeros(2))
         >>> print(float(model(jnp.array([1, 1], jnp.int8))))
@@ -380,7 +380,7 @@ class SparseIsing(IsingSpinVector, Pytree):
         neighbor_couplings: ``(N, max_degree)``.
         fields: ``(N,)``.
 
-    Example:
+    Examples:
         >>> import jax.numpy as jnp
         >>> model = sparse_ising([[0, 1], [1, 2]], [1.0, -1.0], num_spins=3)
         >>> print(float(model(jnp.array([1, 1, 1], jnp.int8))))
@@ -414,7 +414,7 @@ class SparseIsing(IsingSpinVector, Pytree):
 def square_ising(size: int, coupling: ArrayLike = 1.0, field: ArrayLike = 0.0) -> IsingLattice:
     """The periodic ``size x size`` square-lattice Ising model (see :class:`IsingLattice`).
 
-    Example:
+    Examples:
         >>> square_ising(16).num_spins
         256
     """
@@ -424,7 +424,7 @@ def square_ising(size: int, coupling: ArrayLike = 1.0, field: ArrayLike = 0.0) -
 def cubic_ising(size: int, coupling: ArrayLike = 1.0, field: ArrayLike = 0.0) -> IsingLattice:
     """The periodic ``size^3`` cubic-lattice Ising model (see :class:`IsingLattice`).
 
-    Example:
+    Examples:
         >>> cubic_ising(4).num_spins
         64
     """
@@ -436,7 +436,7 @@ def square_potts(
 ) -> PottsLattice:
     """The periodic ``size x size`` q-state Potts model (see :class:`PottsLattice`).
 
-    Example:
+    Examples:
         >>> square_potts(8, num_states=3).spin_values
         (0, 1, 2)
     """
@@ -459,7 +459,7 @@ def sparse_ising(
         num_spins: ``N``.
         fields: ``(N,)`` fields, zero by default.
 
-    Example:
+    Examples:
         >>> model = sparse_ising([[0, 1], [1, 2], [2, 0]], [1.0, 1.0, 1.0], num_spins=3)
         >>> model.neighbors.shape
         (3, 2)
@@ -515,7 +515,7 @@ def sherrington_kirkpatrick(
     Zero fields. The spin-glass transition is at ``T_c = 1``; the ground-state
     energy per spin tends to ``-0.7633`` (Parisi) with ``O(N^{-2/3})`` corrections.
 
-    Example:
+    Examples:
         >>> import jax
         >>> sherrington_kirkpatrick(jax.random.key(0), 16).couplings.shape
         (16, 16)
@@ -557,7 +557,7 @@ def edwards_anderson(
     on the nearest-neighbour bonds of a periodic lattice of sides ``shape``
     (:func:`lattice_edges`); spins are indexed row-major.
 
-    Example:
+    Examples:
         >>> import jax
         >>> model = edwards_anderson(jax.random.key(0), (4, 4))
         >>> model.neighbors.shape

@@ -54,7 +54,7 @@ class MullerBrown(Pytree):
     ``1 / beta`` between about 5 and 30. The constants are fixed (no leaves):
     change the temperature, not the surface.
 
-    Example:
+    Examples:
         >>> import jax.numpy as jnp
         >>> muller_brown = MullerBrown()
         >>> print(round(float(muller_brown(muller_brown.minima()[0])), 2))

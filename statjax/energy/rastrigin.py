@@ -30,7 +30,7 @@ class Rastrigin(Pytree):
         dim: number of coordinates (static).
         amplitude: ``A``, the depth of the cosine modulation.
 
-    Example:
+    Examples:
         >>> import jax.numpy as jnp
         >>> rastrigin = Rastrigin(dim=2)
         >>> print(float(rastrigin(jnp.zeros(2))), float(rastrigin(jnp.array([1.0, -2.0]))))

@@ -32,7 +32,7 @@ class RingOfGaussians(Pytree):
         radius: ``r``, the radius of the circle of means.
         scale: ``s``, the standard deviation of every mode at ``beta = 1``.
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> ring = RingOfGaussians(num_modes=4, radius=3.0, scale=0.5)
         >>> print(np.asarray(ring.mode_centers()).round(3) + 0.0)

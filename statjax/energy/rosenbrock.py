@@ -34,7 +34,7 @@ class Rosenbrock(Pytree):
         b: stiffness of the valley walls; positive.
         dim: number of coordinates, at least 2 (static).
 
-    Example:
+    Examples:
         >>> import jax.numpy as jnp
         >>> banana = Rosenbrock(a=1.0, b=100.0)
         >>> print(float(banana(jnp.array([1.0, 1.0]))), float(banana(jnp.zeros(2))))

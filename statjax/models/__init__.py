@@ -3,7 +3,8 @@
 RBMs and DBNs (:mod:`~statjax.models.rbm`), deep energy-based models
 (:mod:`~statjax.models.ebm`), Hopfield networks
 (:mod:`~statjax.models.hopfield`), mean-field variational inference as a free
-energy (:mod:`~statjax.models.variational`), regularizers as priors and heat baths
+energy (:mod:`~statjax.models.variational`), a VAE with a latent energy-based prior
+(:mod:`~statjax.models.vae`), regularizers as priors and heat baths
 (:mod:`~statjax.models.regularizers`), the variational information bottleneck
 (:mod:`~statjax.models.information_bottleneck`) and random-features regression
 (:mod:`~statjax.models.random_features`). Names that could mean different
@@ -15,9 +16,11 @@ from statjax.models import (
     ebm,
     hopfield,
     information_bottleneck,
+    jem,
     random_features,
     rbm,
     regularizers,
+    vae,
     variational,
 )
 from statjax.models.ebm import (
@@ -162,6 +165,7 @@ __all__ = [
     "init_training",
     "jacobian_frobenius_norm",
     "jacobian_regularizer",
+    "jem",
     "log_likelihood",
     "median_bandwidth",
     "mmd_squared",
@@ -185,6 +189,7 @@ __all__ = [
     "train_rbm",
     "train_score_matching",
     "training_step",
+    "vae",
     "variational",
     "variational_free_energy",
     "vib_loss",

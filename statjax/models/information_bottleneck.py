@@ -74,7 +74,7 @@ class GaussianEncoder(nn.Module):
         latent_dim: size ``K`` of ``z``.
         hidden_sizes: widths of the ReLU hidden layers.
 
-    Example:
+    Examples:
         >>> import jax, jax.numpy as jnp
         >>> encoder = GaussianEncoder(latent_dim=2, hidden_sizes=(8,))
         >>> params = encoder.init(jax.random.key(0), jnp.zeros((1, 3)))
@@ -110,7 +110,7 @@ class VIB(nn.Module):
         encoder_hidden_sizes: widths of the encoder's ReLU layers.
         decoder_hidden_sizes: widths of the decoder's ReLU layers.
 
-    Example:
+    Examples:
         >>> import jax, jax.numpy as jnp
         >>> model = VIB(latent_dim=2, num_classes=3, encoder_hidden_sizes=(8,))
         >>> params = model.init(jax.random.key(0), jnp.zeros((1, 4)))["params"]
@@ -183,7 +183,7 @@ def gaussian_kl_divergence(
     Returns:
         ``(...)`` the divergence of each example's code distribution.
 
-    Example:
+    Examples:
         >>> import jax.numpy as jnp
         >>> float(gaussian_kl_divergence(jnp.zeros(3), jnp.ones(3)))
         0.0
@@ -204,7 +204,7 @@ def label_entropy(labels: jax.typing.ArrayLike, num_classes: int) -> jax.Array:
     Returns:
         Scalar entropy, at most ``log(num_classes)``.
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> round(float(label_entropy(np.array([0, 1, 0, 1]), 2)), 4)  # log 2
         0.6931
@@ -251,7 +251,7 @@ def information_bounds(
         :class:`InformationBounds` of batch means; their Monte-Carlo error is
         the standard error of the means.
 
-    Example:
+    Examples:
         >>> import jax.numpy as jnp
         >>> bounds = information_bounds(jnp.array([1.0, 3.0]), jnp.log(jnp.array([0.5, 0.5])),
         ...                             jnp.log(2.0))
@@ -300,7 +300,7 @@ def vib_loss(
     Returns:
         ``(loss, bounds)``: the scalar loss to minimise and :class:`InformationBounds`.
 
-    Example:
+    Examples:
         >>> import jax, jax.numpy as jnp
         >>> model = VIB(latent_dim=2, num_classes=2)
         >>> params = model.init(jax.random.key(0), jnp.zeros((1, 3)))["params"]
@@ -338,7 +338,7 @@ def predictive_probabilities(
     Returns:
         ``(N, num_classes)`` class probabilities.
 
-    Example:
+    Examples:
         >>> import jax, jax.numpy as jnp
         >>> model = VIB(latent_dim=2, num_classes=3)
         >>> params = model.init(jax.random.key(0), jnp.zeros((1, 4)))["params"]

@@ -45,7 +45,7 @@ def random_features(
     Returns:
         ``(n, p)`` feature matrix.
 
-    Example:
+    Examples:
         >>> import jax, jax.numpy as jnp
         >>> weights = jax.random.normal(jax.random.key(0), (50, 3))
         >>> random_features(jnp.ones((4, 3)), weights).shape
@@ -91,7 +91,7 @@ def ridge_regression(
     Returns:
         ``(r, p)`` or ``(r, p, k)`` coefficients, one row per penalty.
 
-    Example:
+    Examples:
         >>> import jax.numpy as jnp
         >>> features = jnp.array([[1.0, 0.0], [0.0, 2.0], [0.0, 0.0]])
         >>> ridge_regression(features, jnp.array([1.0, 1.0, 5.0]), jnp.array([0.0]))

@@ -75,7 +75,7 @@ class GaussianPrior(Pytree):
     Attributes:
         precision: ``lambda > 0``, the inverse prior variance.
 
-    Example:
+    Examples:
         >>> prior = GaussianPrior(precision=2.0)
         >>> weights = {"w": jnp.array([1.0, -1.0])}
         >>> float(prior.potential(weights))  # (2 / 2) * 2
@@ -144,7 +144,7 @@ def jacobian_frobenius_norm(apply_fn: Callable[[jax.Array], jax.Array], x: jax.A
     Returns:
         ``(B,)`` values of ``sum_{c, i} (d f_c / d x_i)^2``.
 
-    Example:
+    Examples:
         >>> matrix = jnp.array([[1.0, 2.0], [0.0, 3.0]])
         >>> jacobian_frobenius_norm(lambda x: matrix @ x, jnp.ones((1, 2))).tolist()
         [14.0]
@@ -187,7 +187,7 @@ def jacobian_norm_estimate(
     Returns:
         ``(B,)`` estimates.
 
-    Example:
+    Examples:
         >>> matrix = jnp.array([[1.0, 2.0], [0.0, 3.0]])
         >>> estimates = jacobian_norm_estimate(
         ...     jax.random.key(0), lambda x: x @ matrix.T, jnp.ones((4000, 2)), 1
@@ -241,7 +241,7 @@ def jacobian_regularizer(
     Returns:
         A scalar: half the batch mean of the estimated squared Frobenius norms.
 
-    Example:
+    Examples:
         >>> penalty = jacobian_regularizer(jax.random.key(0), lambda x: 3.0 * x, jnp.ones((8, 1)))
         >>> float(penalty)  # J = 3, C = 1: (1/2) * 9 exactly
         4.5
@@ -259,7 +259,7 @@ def dropout_rate(temperature: jax.typing.ArrayLike) -> jax.Array:
     variance ``p / (1 - p)``; this is the variance Gaussian dropout matches
     (Srivastava et al. 2014, sec. 10).
 
-    Example:
+    Examples:
         >>> float(dropout_rate(1.0))
         0.5
     """
@@ -270,7 +270,7 @@ def dropout_rate(temperature: jax.typing.ArrayLike) -> jax.Array:
 def dropout_temperature(rate: jax.typing.ArrayLike) -> jax.Array:
     """The noise temperature ``T = p / (1 - p)`` of dropout at rate ``p`` (inverse of ``p(T)``).
 
-    Example:
+    Examples:
         >>> round(float(dropout_temperature(0.2)), 6)
         0.25
     """
@@ -289,7 +289,7 @@ class GaussianNoise(nn.Module):
     Attributes:
         rng_collection: the Flax rng stream the noise is drawn from.
 
-    Example:
+    Examples:
         >>> layer = GaussianNoise()
         >>> x = jnp.zeros((20000,))
         >>> y = layer.apply({}, x, 0.25, rngs={"noise": jax.random.key(0)})
@@ -323,7 +323,7 @@ class GaussianDropout(nn.Module):
     Attributes:
         rng_collection: the Flax rng stream the noise is drawn from.
 
-    Example:
+    Examples:
         >>> layer = GaussianDropout()
         >>> x = jnp.full((20000,), 2.0)
         >>> y = layer.apply({}, x, 0.25, rngs={"noise": jax.random.key(0)})
@@ -357,7 +357,7 @@ class Dropout(nn.Module):
     Attributes:
         rng_collection: the Flax rng stream of the masks (``"dropout"``, as in Flax).
 
-    Example:
+    Examples:
         >>> layer = Dropout()
         >>> y = layer.apply({}, jnp.ones(8), 1.0, rngs={"dropout": jax.random.key(0)})
         >>> sorted(set(y.tolist())) in ([0.0, 2.0], [0.0], [2.0])  # rate 1/2: kept units doubled

@@ -99,7 +99,7 @@ _LOG_2_PI_E = math.log(2.0 * math.pi * math.e)
 def posterior_scale(rho: ArrayTree) -> ArrayTree:
     """``sigma = softplus(rho) = log(1 + exp(rho))``, leafwise (Blundell et al. 2015, sec. 3.2).
 
-    Example:
+    Examples:
         >>> round(float(posterior_scale(jnp.array(0.0))), 6)  # log 2
         0.693147
     """
@@ -109,7 +109,7 @@ def posterior_scale(rho: ArrayTree) -> ArrayTree:
 def rho_from_scale(scale: jax.typing.ArrayLike) -> jax.Array:
     """The ``rho`` with ``softplus(rho) = scale``: ``log(expm1(scale))``, for ``scale > 0``.
 
-    Example:
+    Examples:
         >>> round(float(posterior_scale(rho_from_scale(1e-3))), 9)
         0.001
     """
@@ -125,7 +125,7 @@ def init_rho(params: ArrayTree, init_scale: float = 1e-3) -> ArrayTree:
     Turns any network's parameters into a mean-field posterior
     ``{"params": params, "rho": init_rho(params)}`` (for :func:`sample_params`).
 
-    Example:
+    Examples:
         >>> rho = init_rho({"w": jnp.zeros(3)}, 0.1)
         >>> [round(s, 6) for s in posterior_scale(rho)["w"].tolist()]
         [0.1, 0.1, 0.1]
@@ -146,7 +146,7 @@ def split_variables(variables: dict) -> tuple[ArrayTree, ArrayTree]:
     Returns:
         The means and the standard deviations, pytrees shaped like ``params``.
 
-    Example:
+    Examples:
         >>> variables = {"params": {"w": jnp.zeros(2)}, "rho": {"w": jnp.zeros(2)}}
         >>> mean, scale = split_variables(variables)
         >>> [round(s, 6) for s in scale["w"].tolist()]
@@ -183,7 +183,7 @@ def sample_params(key: PRNGKey, mean: ArrayTree, scale: ArrayTree) -> ArrayTree:
     Returns:
         A pytree shaped like ``mean``.
 
-    Example:
+    Examples:
         >>> draw = sample_params(jax.random.key(0), {"w": jnp.zeros(3)}, {"w": jnp.ones(3)})
         >>> draw["w"].shape
         (3,)
@@ -217,7 +217,7 @@ def gaussian_kl(
 
         \mathrm{KL} = \log\frac{s_p}{s_q} + \frac{s_q^2 + (\mu_q - \mu_p)^2}{2 s_p^2} - \frac12 .
 
-    Example:
+    Examples:
         >>> round(float(gaussian_kl(1.0, 1.0, 0.0, 1.0)), 6)  # a unit shift: 1/2
         0.5
     """
@@ -231,7 +231,7 @@ def gaussian_kl(
 def mean_field_entropy(scale: ArrayTree) -> jax.Array:
     """``H[q] = sum_i (1/2) log(2 pi e sigma_i^2)``: the entropy of the factorised Gaussian.
 
-    Example:
+    Examples:
         >>> round(float(mean_field_entropy({"w": jnp.ones(2)})), 6)  # log(2 pi e)
         2.837877
     """
@@ -254,7 +254,7 @@ def mean_field_cross_entropy(mean: ArrayTree, scale: ArrayTree, prior: GaussianP
     the prior's potential averaged over ``q`` plus its log-normaliser
     (:meth:`GaussianPrior.log_normalizer`): the prior's share of ``<U>``.
 
-    Example:
+    Examples:
         >>> prior = GaussianPrior(precision=1.0)
         >>> value = mean_field_cross_entropy(jnp.zeros(1), jnp.ones(1), prior)
         >>> round(float(value), 6)  # 1/2 + log(2 pi) / 2
@@ -275,7 +275,7 @@ def mean_field_kl(mean: ArrayTree, scale: ArrayTree, prior: GaussianPrior) -> ja
 
     Equals ``mean_field_cross_entropy - mean_field_entropy`` (tested).
 
-    Example:
+    Examples:
         >>> prior = GaussianPrior(precision=1.0)
         >>> float(mean_field_kl(jnp.zeros(3), jnp.ones(3), prior))  # q = p
         0.0
@@ -358,7 +358,7 @@ def variational_free_energy(
     Returns:
         :class:`FreeEnergyTerms`.
 
-    Example:
+    Examples:
         >>> prior = GaussianPrior(precision=1.0)
         >>> terms = variational_free_energy(2.0, jnp.zeros(3), jnp.ones(3), prior)
         >>> float(terms.kl), float(terms.free_energy)  # q = p: F = E_q[loss]
@@ -428,7 +428,7 @@ class MeanFieldDense(nn.Module):
         kernel_init, bias_init: initialisers of the means.
         rng_collection: the Flax rng stream of the pre-activation noise.
 
-    Example:
+    Examples:
         >>> layer = MeanFieldDense(features=3)
         >>> variables = layer.init(jax.random.key(0), jnp.ones((2, 4)))
         >>> sorted(variables), variables["params"]["kernel"].shape

@@ -61,7 +61,7 @@ class CyclicalStepSize(Pytree):
 def cyclical_step_size(init_step_size: float, num_steps: int, num_cycles: int) -> CyclicalStepSize:
     """Zhang et al. (2020), eq. (1): cosine from ``alpha_0`` towards 0 in each of ``M`` cycles.
 
-    Example:
+    Examples:
         >>> schedule = cyclical_step_size(0.1, num_steps=100, num_cycles=5)
         >>> [round(float(schedule(k)), 4) for k in (0, 10, 20)]
         [0.1, 0.05, 0.1]
@@ -75,7 +75,7 @@ def is_sampling_phase(
 ) -> jax.Array:
     """``r(step) >= beta``: whether ``step`` is in its cycle's sampling (not exploration) stage.
 
-    Example:
+    Examples:
         >>> [bool(is_sampling_phase(k, 100, 4, 0.8)) for k in (19, 20, 24, 25)]
         [False, True, True, False]
     """
@@ -116,7 +116,7 @@ def cyclical_temperature(
 ) -> SamplingStageTemperature:
     """``0`` in each cycle's exploration stage, ``T`` in its sampling stage (Zhang et al. 2020).
 
-    Example:
+    Examples:
         >>> schedule = cyclical_temperature(1.0, 100, 4, exploration_fraction=0.8)
         >>> [float(schedule(k)) for k in (0, 19, 20, 24, 25)]
         [0.0, 0.0, 1.0, 1.0, 0.0]
@@ -141,7 +141,7 @@ def cyclical_sgld(
     non-finite gradient is refused as in :func:`statjax.optim.sgld`; the step
     count still advances, so the cycle stays in step with the training loop's.
 
-    Example:
+    Examples:
         >>> import jax.numpy as jnp
         >>> opt = cyclical_sgld(0.1, num_steps=1000, num_cycles=4, seed=0)
         >>> updates, state = opt.update(jnp.ones(2), opt.init(jnp.zeros(2)))

@@ -40,7 +40,6 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from statjax._tree import normal_like
 from statjax.checks import check_count
 from statjax.optim._common import (
     ScalarOrSchedule,
@@ -55,6 +54,7 @@ from statjax.optim._common import (
     value_at,
 )
 from statjax.pytree import Pytree
+from statjax.random import normal_like
 from statjax.types import ArrayTree, PRNGKey
 
 
@@ -89,7 +89,7 @@ def scoping_schedule(gamma_0: float, gamma_1: float) -> ScopingSchedule:
 
     A pytree whose numbers are leaves: a new schedule reuses a compiled program.
 
-    Example:
+    Examples:
         >>> round(float(scoping_schedule(1e-4, 1e-3)(1000)), 7)
         0.0002717
     """
@@ -124,7 +124,7 @@ def local_entropy_gradient(
     An inner step whose gradient has a NaN or infinite entry is refused (module
     docstring); ``num_refused`` counts them.
 
-    Example:
+    Examples:
         >>> import jax, jax.numpy as jnp
         >>> loss = lambda x: 0.5 * jnp.sum(x**2)
         >>> transform = local_entropy_gradient(gamma=1.0, num_inner_steps=5, seed=0)
@@ -204,7 +204,7 @@ def entropy_sgd(
     The outer step is ``optax.sgd(learning_rate, momentum, nesterov)`` applied to
     :func:`local_entropy_gradient` (see it for the other arguments).
 
-    Example:
+    Examples:
         >>> import jax, jax.numpy as jnp
         >>> loss = lambda x: jnp.sum(x**2)
         >>> opt = entropy_sgd(learning_rate=0.1, gamma=scoping_schedule(0.03, 1e-3), seed=0)

@@ -112,7 +112,7 @@ def tunable(
     array) and pytree schedules become leaves; Python integers, booleans,
     ``None`` and plain functions are static arguments (module docstring).
 
-    Example:
+    Examples:
         >>> import jax, jax.numpy as jnp, optax, statjax
         >>> optimizer = statjax.optim.tunable(optax.sgd, learning_rate=0.1, momentum=0.5)
         >>> params = jnp.ones(2)

@@ -103,7 +103,7 @@ def posterior_collector(capacity: int, burn_in: int = 0, thin: int = 1) -> Poste
         burn_in: steps discarded first (>= 0).
         thin: keep one step in ``thin`` after the burn-in (>= 1).
 
-    Example:
+    Examples:
         >>> import jax.numpy as jnp
         >>> collector = posterior_collector(capacity=3, burn_in=2, thin=2)
         >>> state = collector.init(jnp.zeros(1))
@@ -133,7 +133,7 @@ def ensemble_mean(
 ) -> ArrayTree:
     """``1/S sum_s apply_fn(theta_s, ...)`` over the ``S`` kept samples (the posterior average).
 
-    Example:
+    Examples:
         >>> import jax.numpy as jnp
         >>> collector = posterior_collector(capacity=4)
         >>> state = collector.init(jnp.zeros(()))

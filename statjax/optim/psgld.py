@@ -27,7 +27,6 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from statjax._tree import normal_like
 from statjax.optim._common import (
     ScalarOrSchedule,
     all_finite,
@@ -41,6 +40,7 @@ from statjax.optim._common import (
     value_at,
     zero_unless,
 )
+from statjax.random import normal_like
 from statjax.types import ArrayTree, PRNGKey
 
 
@@ -80,7 +80,7 @@ def psgld(
 
     A gradient with a NaN or infinite entry gives a zero update and keeps ``V``.
 
-    Example:
+    Examples:
         >>> import jax.numpy as jnp
         >>> opt = psgld(learning_rate=1e-3, seed=0)
         >>> updates, state = opt.update(jnp.ones(2), opt.init(jnp.zeros(2)))

@@ -28,7 +28,6 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from statjax._tree import normal_like
 from statjax.optim._common import (
     ScalarOrSchedule,
     all_finite,
@@ -42,6 +41,7 @@ from statjax.optim._common import (
     value_at,
     zero_unless,
 )
+from statjax.random import normal_like
 from statjax.types import ArrayTree, PRNGKey
 
 
@@ -83,7 +83,7 @@ def sghmc(
 
     A gradient with a NaN or infinite entry gives a zero update and keeps ``v``.
 
-    Example:
+    Examples:
         >>> import jax.numpy as jnp
         >>> opt = sghmc(learning_rate=1e-3, friction=0.1, seed=0)
         >>> updates, state = opt.update(jnp.ones(2), opt.init(jnp.zeros(2)))

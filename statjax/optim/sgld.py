@@ -23,7 +23,6 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from statjax._tree import normal_like
 from statjax.optim._common import (
     ScalarOrSchedule,
     all_finite,
@@ -35,6 +34,7 @@ from statjax.optim._common import (
     value_at,
     zero_unless,
 )
+from statjax.random import normal_like
 from statjax.types import PRNGKey
 
 
@@ -72,7 +72,7 @@ def sgld(
             ``fold_in(key, t)``. Give each chain its own key
             (``jax.vmap(lambda k, p: sgld(lr, seed=k).init(p))(keys, params)``).
 
-    Example:
+    Examples:
         >>> import jax.numpy as jnp, optax
         >>> opt = sgld(learning_rate=1e-2, temperature=1.0, seed=0)
         >>> params = jnp.zeros(3)

@@ -42,7 +42,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from statjax._tree import normal_like, tree_vdot
+from statjax._tree import tree_vdot
 from statjax.optim._common import (
     ScalarOrSchedule,
     all_finite,
@@ -55,6 +55,7 @@ from statjax.optim._common import (
     value_at,
     zero_unless,
 )
+from statjax.random import normal_like
 from statjax.types import ArrayTree, PRNGKey
 
 
@@ -97,7 +98,7 @@ def sgnht(
     A gradient with a NaN or infinite entry gives a zero update and keeps ``v``
     and the thermostat.
 
-    Example:
+    Examples:
         >>> import jax.numpy as jnp
         >>> opt = sgnht(learning_rate=1e-3, diffusion=0.1, seed=0)
         >>> updates, state = opt.update(jnp.ones(2), opt.init(jnp.zeros(2)))
@@ -152,7 +153,7 @@ def sgnht(
 def kinetic_temperature(state: SGNHTState, learning_rate: jax.typing.ArrayLike) -> jax.Array:
     """``v.v / (n eta)``: kinetic temperature of an SGHMC/SGNHT momentum (``T`` at equilibrium).
 
-    Example:
+    Examples:
         >>> import jax.numpy as jnp
         >>> opt = sgnht(learning_rate=1e-2, seed=0)
         >>> _, state = opt.update(jnp.zeros(1000), opt.init(jnp.zeros(1000)))

@@ -17,8 +17,20 @@ from statjax.samplers.base import (
 from statjax.samplers.cluster import (
     ClusterInfo,
     SwendsenWang,
+    Wolff,
+    WolffInfo,
     connected_components,
     swendsen_wang,
+    wolff,
+)
+from statjax.samplers.discrete import (
+    DiscreteInfo,
+    DiscreteLangevin,
+    DiscreteState,
+    GibbsWithGradients,
+    dmala,
+    gibbs_with_gradients,
+    relaxed_energy,
 )
 from statjax.samplers.du_mordatch import DuMordatchLangevin, du_mordatch_langevin
 from statjax.samplers.hmc import HamiltonianMonteCarlo, HMCInfo, HMCState, hmc
@@ -80,8 +92,12 @@ __all__ = [
     "CheckerboardPotts",
     "ClusterInfo",
     "ColoredSweep",
+    "DiscreteInfo",
+    "DiscreteLangevin",
+    "DiscreteState",
     "DuMordatchLangevin",
     "DualAveragingState",
+    "GibbsWithGradients",
     "HMCInfo",
     "HMCState",
     "HamiltonianMonteCarlo",
@@ -113,15 +129,18 @@ __all__ = [
     "checkerboard",
     "colored_sweep",
     "connected_components",
+    "dmala",
     "du_mordatch_langevin",
     "dual_averaging_init",
     "dual_averaging_update",
+    "gibbs_with_gradients",
     "hmc",
     "mala",
     "metropolis",
     "metropolis_hastings_accept",
     "positions_by_temperature",
     "predicted_round_trip_rate",
+    "relaxed_energy",
     "replica_exchange",
     "row_mesh",
     "run_chains",
@@ -133,4 +152,81 @@ __all__ = [
     "tempering_statistics",
     "tune_ladder",
     "ula",
+]
+
+# MCLMC, the full-batch thermostats, NUTS and windowed adaptation (issue 17).
+from statjax.samplers.mclmc import (
+    MCLMC,
+    MCLMCInfo,
+    MCLMCState,
+    MCLMCTuning,
+    mclmc,
+    tune_mclmc,
+)
+from statjax.samplers.multispin import (
+    MultispinIsing,
+    MultispinState,
+    multispin_checkerboard,
+    pack_spins,
+    unpack_spins,
+)
+from statjax.samplers.nuts import NoUTurnSampler, NUTSInfo, NUTSState, nuts
+from statjax.samplers.thermostats import (
+    BAOAB,
+    MetropolizedOBABO,
+    NoseHooverChain,
+    NoseHooverInfo,
+    NoseHooverState,
+    ThermostatInfo,
+    ThermostatState,
+    baoab,
+    nose_hoover_chain,
+    obabo,
+)
+from statjax.samplers.window_adaptation import (
+    WelfordState,
+    WindowAdaptationState,
+    window_adaptation,
+    window_schedule,
+)
+
+__all__ += [
+    "BAOAB",
+    "MCLMC",
+    "MCLMCInfo",
+    "MCLMCState",
+    "MCLMCTuning",
+    "MetropolizedOBABO",
+    "NoseHooverChain",
+    "NoseHooverInfo",
+    "NoseHooverState",
+    "ThermostatInfo",
+    "ThermostatState",
+    "baoab",
+    "mclmc",
+    "nose_hoover_chain",
+    "obabo",
+    "tune_mclmc",
+]
+
+__all__ += [
+    "NUTSInfo",
+    "NUTSState",
+    "NoUTurnSampler",
+    "WelfordState",
+    "WindowAdaptationState",
+    "nuts",
+    "window_adaptation",
+    "window_schedule",
+]
+
+__all__ += [
+    "MultispinIsing",
+    "MultispinState",
+    "Wolff",
+    "WolffInfo",
+    "multispin_checkerboard",
+    "pack_spins",
+    "unpack_spins",
+    "wolff",
 ]

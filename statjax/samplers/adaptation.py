@@ -112,7 +112,7 @@ def adapt_step_size(
             ``True``, short for ``("step_size",)``) every chain adapts its own
             step size, returned as a ``(num_chains,)`` leaf.
 
-    Example:
+    Examples:
         >>> import jax, jax.numpy as jnp, statjax
         >>> kernel = statjax.samplers.mala(lambda x: 0.5 * jnp.sum(x**2), 1.0)
         >>> kernel, states = statjax.samplers.adapt_step_size(

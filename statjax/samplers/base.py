@@ -40,6 +40,7 @@ import jax.numpy as jnp
 
 from statjax._tree import tree_where
 from statjax.checks import check_positive
+from statjax.random import log_uniform as random_log_uniform
 from statjax.types import ArrayTree, PRNGKey
 
 
@@ -121,7 +122,7 @@ def metropolis_hastings_accept(
     Returns:
         The new state and an :class:`AcceptanceInfo`.
     """
-    log_uniform = jnp.log(jax.random.uniform(key, dtype=jnp.result_type(log_acceptance_ratio)))
+    log_uniform = random_log_uniform(key, jnp.result_type(log_acceptance_ratio))
     return accept_with_log_uniform(log_uniform, log_acceptance_ratio, proposal, current)
 
 

@@ -14,9 +14,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from statjax._tree import as_pytree_fn, normal_like, tree_where
+from statjax._tree import as_pytree_fn, tree_where
 from statjax.checks import check_floating_position, check_positive
 from statjax.pytree import Pytree
+from statjax.random import normal_like
 from statjax.samplers.base import AcceptanceInfo
 from statjax.samplers.langevin import LangevinState, energy_and_grad_state, is_finite_state
 from statjax.types import ArrayTree, EnergyFn, PRNGKey
@@ -98,7 +99,7 @@ def du_mordatch_langevin(
         lower: every coordinate is clipped to ``[lower, upper]`` after a step.
         upper: see ``lower`` (``> lower``).
 
-    Example:
+    Examples:
         >>> import jax, jax.numpy as jnp, statjax
         >>> kernel = statjax.samplers.du_mordatch_langevin(
         ...     lambda x: 0.5 * jnp.sum(x**2), 10.0, 0.0, 0.03)

@@ -1,18 +1,45 @@
-"""Hamiltonian Monte Carlo with a leapfrog integrator and a diagonal mass matrix.
+"""Hamiltonian Monte Carlo with a leapfrog integrator and a diagonal or dense mass matrix.
 
 The checks, dtypes and zero-temperature limit follow the Langevin kernels'
 decisions (:mod:`statjax.samplers.langevin`'s module docstring).
+
+**Mass matrix and temperature.** The Hamiltonian is ``H(x, p) = E(x) + K(p)``
+with ``K(p) = p^T M^-1 p / 2``, and the chain targets ``exp(-beta H)``: the
+position marginal is ``exp(-beta E)`` and the momentum marginal is
+``N(0, M / beta)`` (``p ~ N(0, T M)``). The dynamics is integrated on the
+*untempered* ``H`` (``dx/dt = M^-1 p``, ``dp/dt = -grad E``): with ``p``
+scaled by ``sqrt(T)``, this is HMC on ``beta E`` with time rescaled by
+``sqrt(T)``, so one step size and one mass matrix serve every temperature. An
+adapted ``M^-1`` is therefore the covariance of the target *at beta = 1* (at
+another ``beta`` the target's covariance is ``M^-1 / beta`` and the
+temperature-scaled momenta absorb the factor).
+
+``inverse_mass_matrix`` is a kernel leaf in one of two forms, told apart by
+its shape at trace time:
+
+- **diagonal**: a scalar, or a pytree shaped like the position (one entry per
+  coordinate);
+- **dense**: one ``(D, D)`` symmetric positive-definite array, ``D`` the number
+  of numbers in the position (the position pytree is flattened in
+  ``jax.flatten_util.ravel_pytree`` order). Momenta are drawn as
+  ``p = L^-T z / sqrt(beta)`` with ``M^-1 = L L^T`` (Cholesky), so
+  ``Cov p = M / beta``. The factor is computed in the step: with one matrix
+  shared by all chains ``vmap`` computes it once per step for all of them.
+
+As a leaf it may carry a chain axis (``per_chain=("inverse_mass_matrix",)``),
+and a new matrix never recompiles.
 """
 
 from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
+from jax.flatten_util import ravel_pytree
 
 from statjax._tree import (
     as_pytree_fn,
     broadcast_like,
-    normal_and_log_uniform_like,
     tree_axpy,
     tree_cast_like,
     tree_mul,
@@ -21,6 +48,7 @@ from statjax._tree import (
 )
 from statjax.checks import check_count, check_floating_position, check_positive
 from statjax.pytree import Pytree
+from statjax.random import normal_and_log_uniform_like
 from statjax.samplers.base import accept_with_log_uniform
 from statjax.samplers.langevin import LangevinState, energy_and_grad_state
 from statjax.types import ArrayTree, EnergyFn, PRNGKey
@@ -49,6 +77,75 @@ class HMCInfo(NamedTuple):
     energy_change: jax.Array
 
 
+def is_dense(inverse_mass_matrix: ArrayTree, position: ArrayTree) -> bool:
+    """Whether ``inverse_mass_matrix`` is a dense ``(D, D)`` matrix for ``position`` (static)."""
+    leaves = jax.tree_util.tree_leaves(inverse_mass_matrix)
+    if len(leaves) != 1:
+        return False
+    position_leaves = jax.tree_util.tree_leaves(position)
+    size = sum(int(np.prod(jnp.shape(x))) for x in position_leaves)
+    shape = tuple(jnp.shape(leaves[0]))
+    like_position = len(position_leaves) == 1 and shape == tuple(jnp.shape(position_leaves[0]))
+    return shape == (size, size) and not like_position
+
+
+def velocity(inverse_mass_matrix: ArrayTree, momentum: ArrayTree) -> ArrayTree:
+    """``M^-1 p`` for a diagonal or dense inverse mass matrix, in ``momentum``'s dtypes."""
+    if is_dense(inverse_mass_matrix, momentum):
+        flat, unravel = ravel_pytree(momentum)
+        matrix = jnp.asarray(jax.tree_util.tree_leaves(inverse_mass_matrix)[0], flat.dtype)
+        return tree_cast_like(unravel(matrix @ flat), momentum)
+    return tree_cast_like(tree_mul(inverse_mass_matrix, momentum), momentum)
+
+
+def kinetic_energy(inverse_mass_matrix: ArrayTree, momentum: ArrayTree) -> jax.Array:
+    """``K(p) = p^T M^-1 p / 2``."""
+    return 0.5 * tree_vdot(momentum, velocity(inverse_mass_matrix, momentum))
+
+
+def momentum_from_noise(
+    inverse_mass_matrix: ArrayTree, noise: ArrayTree, beta: jax.Array
+) -> ArrayTree:
+    """``p ~ N(0, M / beta)`` from standard normal ``noise``; exactly 0 at ``beta = inf``.
+
+    Diagonal: ``p = z / sqrt(beta m)``. Dense: ``p = L^-T z / sqrt(beta)`` with
+    ``M^-1 = L L^T``, whose covariance is ``L^-T L^-1 / beta = M / beta``.
+    """
+    if is_dense(inverse_mass_matrix, noise):
+        flat, unravel = ravel_pytree(noise)
+        matrix = jnp.asarray(jax.tree_util.tree_leaves(inverse_mass_matrix)[0], flat.dtype)
+        factor = jnp.linalg.cholesky(matrix)
+        momentum = jax.scipy.linalg.solve_triangular(factor, flat, trans=1, lower=True)
+        return tree_cast_like(unravel(momentum * jax.lax.rsqrt(beta.astype(flat.dtype))), noise)
+    momentum_scale = jax.tree_util.tree_map(
+        lambda m: jax.lax.rsqrt(beta * m), broadcast_like(inverse_mass_matrix, noise)
+    )
+    return tree_cast_like(tree_mul(momentum_scale, noise), noise)
+
+
+def check_inverse_mass_matrix(inverse_mass_matrix: ArrayTree) -> None:
+    """Refuse a mass matrix that is neither positive (diagonal) nor positive-definite (dense).
+
+    A single square 2-D array may be either form (its shape against the
+    position's decides at trace time); it must be valid as one of them.
+    """
+    leaves = jax.tree_util.tree_leaves(inverse_mass_matrix)
+    if len(leaves) == 1 and isinstance(leaves[0], np.ndarray | jax.Array):
+        matrix = leaves[0]
+        if not isinstance(matrix, jax.core.Tracer) and matrix.ndim == 2:
+            if matrix.shape[0] == matrix.shape[1] and not np.all(np.asarray(matrix) > 0):
+                dense = np.asarray(matrix, np.float64)
+                symmetric = np.allclose(dense, dense.T, rtol=1e-5, atol=1e-8)
+                if not symmetric or np.any(np.linalg.eigvalsh(dense) <= 0):
+                    raise ValueError(
+                        "inverse_mass_matrix must be positive entrywise (a diagonal "
+                        "shaped like the position) or a symmetric positive-definite "
+                        f"(D, D) matrix; got a {matrix.shape} array that is neither."
+                    )
+                return
+    check_positive("inverse_mass_matrix", inverse_mass_matrix)
+
+
 def _leapfrog(energy_fn, step_size, inverse_mass_matrix, num_steps, state, momentum):
     """``num_steps`` velocity-Verlet steps of ``dx/dt = M^-1 p``, ``dp/dt = -grad E``.
 
@@ -66,8 +163,9 @@ def _leapfrog(energy_fn, step_size, inverse_mass_matrix, num_steps, state, momen
     def one_step(_, carry):
         position, _, energy_grad, momentum = carry  # the energy is only carried out
         momentum = tree_cast_like(tree_axpy(-0.5 * step_size, energy_grad, momentum), momentum)
-        velocity = tree_mul(inverse_mass_matrix, momentum)
-        position = tree_cast_like(tree_axpy(step_size, velocity, position), position)
+        position = tree_cast_like(
+            tree_axpy(step_size, velocity(inverse_mass_matrix, momentum), position), position
+        )
         new = energy_and_grad_state(energy_fn, tree_cast_like(position, chain_position))
         momentum = tree_cast_like(tree_axpy(-0.5 * step_size, new.energy_grad, momentum), momentum)
         return position, new.energy, new.energy_grad, momentum
@@ -75,10 +173,6 @@ def _leapfrog(energy_fn, step_size, inverse_mass_matrix, num_steps, state, momen
     start = (tree_upcast(state.position), state.energy, state.energy_grad, momentum)
     position, energy, energy_grad, momentum = jax.lax.fori_loop(0, num_steps, one_step, start)
     return LangevinState(tree_cast_like(position, chain_position), energy, energy_grad), momentum
-
-
-def _kinetic_energy(inverse_mass_matrix, momentum) -> jax.Array:
-    return 0.5 * tree_vdot(momentum, tree_mul(inverse_mass_matrix, momentum))
 
 
 class HamiltonianMonteCarlo(Pytree):
@@ -117,12 +211,8 @@ class HamiltonianMonteCarlo(Pytree):
         """One HMC transition at inverse temperature ``beta``."""
         beta = jnp.asarray(beta)
         noise, log_uniform = normal_and_log_uniform_like(key, state.position, at_least_float32=True)
-        # p ~ N(0, T M) with M = diag(1 / inverse_mass_matrix); exactly 0 at beta = inf.
-        momentum_scale = jax.tree_util.tree_map(
-            lambda m: jax.lax.rsqrt(beta * m),
-            broadcast_like(self.inverse_mass_matrix, state.position),
-        )
-        momentum = tree_cast_like(tree_mul(momentum_scale, noise), noise)
+        # p ~ N(0, T M); exactly 0 at beta = inf.
+        momentum = momentum_from_noise(self.inverse_mass_matrix, noise, beta)
         proposal, end_momentum = _leapfrog(
             self.energy_fn,
             self.step_size,
@@ -134,8 +224,8 @@ class HamiltonianMonteCarlo(Pytree):
         energy_change = (
             proposal.energy
             - state.energy
-            + _kinetic_energy(self.inverse_mass_matrix, end_momentum)
-            - _kinetic_energy(self.inverse_mass_matrix, momentum)
+            + kinetic_energy(self.inverse_mass_matrix, end_momentum)
+            - kinetic_energy(self.inverse_mass_matrix, momentum)
         )
         new_state, info = accept_with_log_uniform(
             log_uniform, -beta * energy_change, proposal, state
@@ -166,7 +256,7 @@ def hmc(
             the position. ``None`` means the identity. Set it to the target's
             variances to precondition an anisotropic target.
 
-    Example:
+    Examples:
         >>> import jax, jax.numpy as jnp, statjax
         >>> kernel = statjax.samplers.hmc(lambda x: 0.5 * jnp.sum(x**2), 0.2, 10)
         >>> state, info = kernel.step(jax.random.key(0), kernel.init(jnp.zeros(2)), 1.0)
@@ -176,7 +266,7 @@ def hmc(
         num_integration_steps = check_count("num_integration_steps", num_integration_steps)
     if inverse_mass_matrix is None:
         inverse_mass_matrix = 1.0
-    check_positive("inverse_mass_matrix", inverse_mass_matrix)
+    check_inverse_mass_matrix(inverse_mass_matrix)
     return HamiltonianMonteCarlo(
         as_pytree_fn(energy_fn),
         jnp.asarray(step_size),

@@ -46,8 +46,6 @@ import jax.numpy as jnp
 from statjax._tree import (
     as_pytree_fn,
     compute_dtype,
-    normal_and_log_uniform_like,
-    normal_like,
     tree_axpy,
     tree_cast_like,
     tree_upcast,
@@ -56,6 +54,7 @@ from statjax._tree import (
 )
 from statjax.checks import check_floating_position, check_positive, scalar_energy
 from statjax.pytree import Pytree
+from statjax.random import normal_and_log_uniform_like, normal_like
 from statjax.samplers.base import AcceptanceInfo, accept_with_log_uniform
 from statjax.types import ArrayTree, EnergyFn, PRNGKey
 
@@ -202,7 +201,7 @@ def ula(energy_fn: EnergyFn, step_size: jax.typing.ArrayLike) -> UnadjustedLange
             (a vector-valued energy is a ``ValueError`` when the kernel is traced).
         step_size: the time step ``eps`` (> 0).
 
-    Example:
+    Examples:
         >>> import jax, jax.numpy as jnp, statjax
         >>> kernel = statjax.samplers.ula(lambda x: 0.5 * jnp.sum(x**2), 0.05)
         >>> state, info = kernel.step(jax.random.key(0), kernel.init(jnp.zeros(2)), 1.0)
@@ -219,7 +218,7 @@ def mala(energy_fn: EnergyFn, step_size: jax.typing.ArrayLike) -> MetropolisAdju
             (a vector-valued energy is a ``ValueError`` when the kernel is traced).
         step_size: the time step ``eps`` (> 0).
 
-    Example:
+    Examples:
         >>> import jax, jax.numpy as jnp, statjax
         >>> kernel = statjax.samplers.mala(lambda x: 0.5 * jnp.sum(x**2), 0.1)
         >>> state, info = kernel.step(jax.random.key(0), kernel.init(jnp.zeros(2)), 4.0)

@@ -47,7 +47,11 @@ counter-based Threefry-2x32 generator (20 rounds, as ``jax.random``'s default;
 Salmon, Moraes, Dror & Shaw 2011, "Parallel random numbers: as easy as 1, 2,
 3", SC'11) evaluated on the site indices. Written out as plain ``uint32``
 arithmetic it fuses with the sweep and vectorises; on the CPU it is about eight
-times faster than ``jax.random.uniform``, which runs its rounds in a loop.
+times faster than ``jax.random.uniform``, which runs its rounds in a loop. The
+hash is :func:`statjax.random.threefry2x32`, the one random-number path's; the
+sweeps keep their own layout of it (counters are site indices, both words of a
+hash used), which the sharded sweeps of :mod:`statjax.samplers.lattice_sharded`
+reproduce site by site.
 """
 
 from typing import NamedTuple
@@ -68,31 +72,12 @@ from statjax.energy.ising import (
     lattice_neighbour_sum,
 )
 from statjax.pytree import Pytree, static_field
+from statjax.random import threefry2x32 as threefry2x32
 from statjax.types import PRNGKey
 
 RULES = ("metropolis", "heat_bath")
 
 # ----------------------------------------------------------------- random numbers
-
-_ROTATIONS = ((13, 15, 26, 6), (17, 29, 16, 24))
-
-
-def threefry2x32(key0: jax.Array, key1: jax.Array, count0: jax.Array, count1: jax.Array):
-    """Threefry-2x32 with 20 rounds (Salmon et al. 2011), unrolled; returns two uint32 arrays.
-
-    Bit-identical to the hash under ``jax.random``'s default implementation; written
-    out so that XLA fuses it with its consumers.
-    """
-    keys = (key0, key1, key0 ^ key1 ^ jnp.uint32(0x1BD11BDA))
-    x0, x1 = count0 + keys[0], count1 + keys[1]
-    for block in range(5):
-        for rotation in _ROTATIONS[block % 2]:
-            x0 = x0 + x1
-            x1 = (x1 << jnp.uint32(rotation)) | (x1 >> jnp.uint32(32 - rotation))
-            x1 = x0 ^ x1
-        x0 = x0 + keys[(block + 1) % 3]
-        x1 = x1 + keys[(block + 2) % 3] + jnp.uint32(block + 1)
-    return x0, x1
 
 
 def _to_unit(bits: jax.Array) -> jax.Array:
@@ -594,7 +579,7 @@ def checkerboard(
             (without ``jax_enable_x64``) or random-number counters would overflow;
             the message names the largest size that fits.
 
-    Example:
+    Examples:
         >>> import jax, jax.numpy as jnp, statjax
         >>> from statjax.energy.ising import square_ising
         >>> kernel = checkerboard(square_ising(8), rule="heat_bath")
@@ -696,7 +681,7 @@ def colored_sweep(model: SparseIsing, rule: str = "metropolis") -> ColoredSweep:
         model: a :class:`~statjax.energy.ising.SparseIsing` with concrete arrays.
         rule: ``"metropolis"`` or ``"heat_bath"``.
 
-    Example:
+    Examples:
         >>> import jax, jax.numpy as jnp
         >>> from statjax.energy.ising import edwards_anderson
         >>> kernel = colored_sweep(edwards_anderson(jax.random.key(0), (4, 4)))
@@ -778,7 +763,7 @@ class SequentialSweep(Pytree):
 def sequential_sweep(model: DenseIsing, rule: str = "metropolis") -> SequentialSweep:
     """Sequential sweep kernel for a dense Ising model (e.g. Sherrington–Kirkpatrick).
 
-    Example:
+    Examples:
         >>> import jax
         >>> from statjax.energy.ising import sherrington_kirkpatrick
         >>> kernel = sequential_sweep(sherrington_kirkpatrick(jax.random.key(0), 8))

@@ -19,9 +19,11 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from statjax._tree import as_pytree_fn, normal_and_log_uniform_like, tree_axpy
+from statjax._tree import as_pytree_fn, tree_axpy
 from statjax.checks import check_positive, scalar_energy
 from statjax.pytree import Pytree
+from statjax.random import log_uniform as random_log_uniform
+from statjax.random import normal_and_log_uniform_like
 from statjax.samplers.base import AcceptanceInfo, accept_with_log_uniform
 from statjax.types import ArrayTree, EnergyFn, PRNGKey
 
@@ -106,7 +108,7 @@ class ProposalMetropolis(Pytree):
         key_proposal, key_accept = jax.random.split(key)
         position = self.proposal(key_proposal, state.position)
         dtype = jnp.promote_types(jnp.result_type(state.energy), jnp.float32)
-        log_uniform = jnp.log(jax.random.uniform(key_accept, dtype=dtype))
+        log_uniform = random_log_uniform(key_accept, dtype)
         return _accept(self.energy_fn, position, log_uniform, state, beta)
 
 
@@ -131,7 +133,7 @@ def metropolis(
         A :class:`RandomWalkMetropolis`, or with a ``proposal`` a
         :class:`ProposalMetropolis`.
 
-    Example:
+    Examples:
         >>> import jax, jax.numpy as jnp, statjax
         >>> kernel = statjax.samplers.metropolis(lambda x: 0.5 * jnp.sum(x**2), 0.5)
         >>> state = kernel.init(jnp.zeros(3))

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import inspect
 import math
+import weakref
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from functools import partial
+from functools import lru_cache, partial
 from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from statjax import random as statjax_random
 from statjax._tree import as_pytree_fn
 from statjax.checks import (
     as_key,
@@ -51,6 +54,7 @@ def run_chains(
     chunk_size: int | None = None,
     callback: ProgressCallback | None = None,
     per_chain: Sequence[str] = (),
+    progress: bool = False,
 ) -> tuple[Any, Any]:
     """Advance ``num_chains`` independent chains of ``kernel`` by ``num_steps`` steps.
 
@@ -93,6 +97,9 @@ def run_chains(
         per_chain: names of kernel fields whose leaves carry a leading chain axis
             (``("step_size",)`` for a step size per chain); see
             :func:`statjax.samplers.loop.kernel_axes`.
+        progress: show a progress bar (``tqdm.auto``: steps done, rate, time
+            left; a widget in a notebook, text in a terminal), updated between
+            chunks (about 20 of them unless ``chunk_size`` is given).
 
     Returns:
         ``(final_states, trace)``. ``trace`` is ``None`` without ``observe``; else
@@ -100,7 +107,7 @@ def run_chains(
         on every leaf; with ``streaming=True`` it is a :class:`RunningMoments`
         whose leaves are ``(num_chains, ...)``.
 
-    Example:
+    Examples:
         >>> import jax, jax.numpy as jnp, statjax
         >>> kernel = statjax.samplers.mala(lambda x: 0.5 * jnp.sum(x**2), 0.1)
         >>> final, energies = statjax.run_chains(
@@ -116,12 +123,14 @@ def run_chains(
     per_chain = tuple(per_chain)
     num_chains = count_chains(initial.position if is_state(initial) else initial)
     _check_per_chain(kernel, per_chain, num_chains)
-    states = initial_states(kernel, initial, per_chain)
-    check_initial_energy(states.energy, what=getattr(kernel, "energy_axes", "chains"))
+    states = _cached_initial_states(kernel, initial, per_chain)
+    if not _known_finite(states.energy):
+        check_initial_energy(states.energy, what=getattr(kernel, "energy_axes", "chains"))
     beta = prepare_beta(beta, num_chains, start_step, num_steps)
-    chunk_size = _chunk_size(chunk_size, num_steps, thin, callback)
+    chunk_size = _chunk_size(chunk_size, num_steps, thin, callback or progress)
     observe = None if observe is None else with_info(observe)
     reducer = MOMENTS if streaming else None
+    bar = _progress_bar(num_steps) if progress else None
 
     carry = None
     chunks = []
@@ -140,15 +149,25 @@ def run_chains(
             observe=observe,
             reducer=reducer,
             per_chain=per_chain,
-            structure=structure_key((kernel, beta)),
+            # The random-number backend is read at trace time: part of the cache key.
+            structure=(structure_key((kernel, beta)), statjax_random.get_backend()),
         )
         if streaming:
             carry = output
         elif output is not None:
             chunks.append(output)
         done += length
+        if bar is not None:
+            # Dispatch is asynchronous: wait for the chunk, so the bar shows work done.
+            jax.block_until_ready(states)
+            bar.update(length)
         if callback is not None:
             callback(done, num_steps, states)
+    if bar is not None:
+        bar.close()
+    # Every kernel refuses proposals of non-finite energy (statjax.samplers.base), so
+    # chains that started finite end finite: a later call continuing them skips the check.
+    _remember_finite(states.energy)
 
     if streaming:
         return states, carry
@@ -213,6 +232,15 @@ class _StateOnly:
 
 def with_info(observe: Callable) -> Callable:
     """``observe`` as a two-argument ``observe(state, info)``, as the driver calls it."""
+    try:
+        return _with_info_cached(observe)
+    except TypeError:  # an unhashable callable: inspect it every time
+        return observe if _takes_info(observe) else _StateOnly(observe)
+
+
+@lru_cache(maxsize=64)
+def _with_info_cached(observe: Callable) -> Callable:
+    # inspect.signature costs ~20 us; a function's signature does not change.
     return observe if _takes_info(observe) else _StateOnly(observe)
 
 
@@ -236,13 +264,86 @@ def is_state(tree: Any) -> bool:
     return "position" in fields and "energy" in fields
 
 
+def _progress_bar(num_steps: int) -> Any:
+    from tqdm.auto import tqdm  # imported on first use: most runs show no bar
+
+    return tqdm(total=num_steps, unit="step", desc="run_chains", dynamic_ncols=True)
+
+
+# ----------------------------------------------------------------- host-side caches
+#
+# A run_chains call in a loop (continuing chains chunk by chunk, a notebook cell run
+# again) used to pay ~0.1 ms of host work and, worse, a device->host wait for the
+# initial-energy check. What does not change between such calls is cached, keyed
+# by the identity of immutable jax arrays (never numpy arrays, which can change in
+# place): energies known finite, and the states built from given positions.
+
+_finite_energies: dict[int, weakref.ref] = {}
+
+
+def _known_finite(energy: Any) -> bool:
+    """Whether ``energy`` is an array already checked finite (or produced from one)."""
+    ref = _finite_energies.get(id(energy))
+    return ref is not None and ref() is energy
+
+
+def _remember_finite(energy: Any) -> None:
+    if not isinstance(energy, jax.Array) or isinstance(energy, jax.core.Tracer):
+        return
+    key = id(energy)
+
+    def forget(ref, key=key):
+        if _finite_energies.get(key) is ref:
+            del _finite_energies[key]
+
+    _finite_energies[key] = weakref.ref(energy, forget)
+
+
+_INIT_CACHE_SIZE = 4
+_init_cache: OrderedDict[tuple, tuple[list[weakref.ref], Any]] = OrderedDict()
+
+
+def _cached_initial_states(kernel: Any, initial: ArrayTree, per_chain: tuple[str, ...]) -> Any:
+    """:func:`initial_states`, reused while the kernel and positions are the same arrays.
+
+    ``kernel.init`` is deterministic, so states from identical (immutable) inputs
+    are identical; after an initial-energy check they are also known finite.
+    """
+    if is_state(initial):
+        return initial
+    leaves = jax.tree_util.tree_leaves((kernel, initial))
+    cacheable = all(isinstance(x, jax.Array) and not isinstance(x, jax.core.Tracer) for x in leaves)
+    if not cacheable:
+        return initial_states(kernel, initial, per_chain)
+    cache_key = (
+        structure_key((kernel, initial)),
+        per_chain,
+        statjax_random.get_backend(),
+        tuple(id(x) for x in leaves),
+    )
+    hit = _init_cache.get(cache_key)
+    if hit is not None and all(ref() is x for ref, x in zip(hit[0], leaves, strict=True)):
+        _init_cache.move_to_end(cache_key)
+        return hit[1]
+    states = initial_states(kernel, initial, per_chain)
+    check_initial_energy(states.energy, what=getattr(kernel, "energy_axes", "chains"))
+    _remember_finite(states.energy)
+    _init_cache[cache_key] = ([weakref.ref(x) for x in leaves], states)
+    while len(_init_cache) > _INIT_CACHE_SIZE:
+        _init_cache.popitem(last=False)
+    return states
+
+
 def initial_states(kernel: Any, initial: ArrayTree, per_chain: Sequence[str] = ()) -> Any:
     """States from ``initial`` (positions with a chain axis, or states, kept as they are)."""
     if is_state(initial):
         return initial
     count_chains(initial)
     return _init_states(
-        kernel, initial, per_chain=tuple(per_chain), structure=structure_key(kernel)
+        kernel,
+        initial,
+        per_chain=tuple(per_chain),
+        structure=(structure_key(kernel), statjax_random.get_backend()),
     )
 
 
@@ -253,6 +354,8 @@ def _init_states(kernel, positions, *, per_chain, structure):
 
 
 def _check_per_chain(kernel, per_chain, num_chains) -> None:
+    if not per_chain:
+        return
     for leaf in per_chain_leaves(kernel, per_chain):
         if jnp.ndim(leaf) == 0 or jnp.shape(leaf)[0] != num_chains:
             raise ValueError(
@@ -262,6 +365,10 @@ def _check_per_chain(kernel, per_chain, num_chains) -> None:
 
 
 def _check_counts(num_steps, thin, start_step) -> tuple[int, int, int]:
+    if type(num_steps) is int and type(thin) is int and type(start_step) is int:
+        # The common case, checked without check_count's generality (~15 us each).
+        if num_steps >= 1 and thin >= 1 and start_step >= 0 and not num_steps % thin:
+            return num_steps, thin, start_step
     num_steps = check_count("num_steps", num_steps)
     thin = check_count("thin", thin)
     if num_steps % thin:
@@ -284,6 +391,18 @@ def _chunk_size(chunk_size, num_steps, thin, callback) -> int:
 
 def prepare_beta(beta: BetaLike, num_chains: int, start_step: int, num_steps: int) -> Any:
     """Validate ``beta`` on the host and return it as a traced-friendly pytree."""
+    if isinstance(beta, float | int) and not isinstance(beta, bool):
+        return _scalar_beta(beta, num_chains)
+    return _prepare_beta(beta, num_chains, start_step, num_steps)
+
+
+@lru_cache(maxsize=64)
+def _scalar_beta(beta: float, num_chains: int) -> np.ndarray:
+    # A Python number is immutable: validate and broadcast it once (a read-only view).
+    return _prepare_beta(beta, num_chains, 0, 1)
+
+
+def _prepare_beta(beta: BetaLike, num_chains: int, start_step: int, num_steps: int) -> Any:
     if callable(beta):
         schedule = as_pytree_fn(beta)
         steps = jnp.arange(start_step, start_step + num_steps)

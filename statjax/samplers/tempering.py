@@ -43,6 +43,9 @@ import numpy as np
 
 from statjax.checks import as_key, check_count, check_initial_energy
 from statjax.pytree import Pytree, static_field
+from statjax.random import bernoulli as random_bernoulli
+from statjax.random import randint as random_randint
+from statjax.random import uniform as random_uniform
 from statjax.types import ArrayTree, PRNGKey
 
 SWAP_SCHEMES = ("deterministic", "stochastic", "random_pair")
@@ -183,7 +186,7 @@ class ReplicaExchange(Pytree):
         log_alpha = jnp.where(jnp.isnan(log_alpha), -jnp.inf, log_alpha)
         alpha = jnp.exp(jnp.minimum(log_alpha, 0.0))
         proposed = self._proposed_pairs(key_pairs, state.num_rounds)
-        log_uniform = jnp.log(jax.random.uniform(key_accept, log_alpha.shape, log_alpha.dtype))
+        log_uniform = jnp.log(random_uniform(key_accept, log_alpha.shape, log_alpha.dtype))
         accepted = proposed & (log_uniform < log_alpha)
 
         # Proposed pairs are disjoint, so the accepted swaps compose into one permutation.
@@ -238,8 +241,8 @@ class ReplicaExchange(Pytree):
         if self.scheme == "deterministic":
             return pairs % 2 == round_index % 2
         if self.scheme == "stochastic":
-            return pairs % 2 == jax.random.bernoulli(key).astype(pairs.dtype)
-        return pairs == jax.random.randint(key, (), 0, self.num_replicas - 1)
+            return pairs % 2 == random_bernoulli(key).astype(pairs.dtype)
+        return pairs == random_randint(key, (), 0, self.num_replicas - 1)
 
 
 def _check_ladder(betas) -> np.ndarray:
@@ -272,7 +275,7 @@ def replica_exchange(
         scheme: ``"deterministic"`` (non-reversible DEO, the default),
             ``"stochastic"`` (reversible SEO) or ``"random_pair"`` (reversible).
 
-    Example:
+    Examples:
         >>> import jax, jax.numpy as jnp, statjax
         >>> from statjax.samplers.tempering import replica_exchange, tempering_statistics
         >>> inner = statjax.samplers.metropolis(lambda x: 0.5 * jnp.sum(x**2), 1.0)
@@ -425,7 +428,7 @@ def adapted_ladder(
     Returns:
         ``(num_betas,)`` the adapted ladder, with the same first and last betas.
 
-    Example:
+    Examples:
         >>> import jax.numpy as jnp
         >>> ladder = adapted_ladder(jnp.array([0.1, 0.2, 1.0]), jnp.array([0.0, 0.5]))
         >>> print(jnp.round(ladder, 3))
@@ -510,7 +513,7 @@ def tune_ladder(
         ValueError: if a starting energy is not finite, naming its
             ``(chain, replica)``; or for counts that are not whole numbers >= 1.
 
-    Example:
+    Examples:
         >>> import jax, jax.numpy as jnp, statjax
         >>> inner = statjax.samplers.metropolis(lambda x: 0.5 * jnp.sum(x**2), 1.0)
         >>> pt = replica_exchange(inner, jnp.linspace(0.05, 1.0, 4))

@@ -116,3 +116,65 @@ __all__ = [
     "tilt_ladder",
     "trapezoid_weights",
 ]
+
+# Free energies at scale (helper F, issue 18): SMC, ladder estimators, density of states.
+from statjax.thermo.bridge import (
+    LADDER_METHODS,
+    LadderLogZ,
+    bar,
+    ladder_log_z,
+    mbar,
+    temperature_energies,
+)
+from statjax.thermo.kaufman import kaufman_free_energy, kaufman_log_z
+from statjax.thermo.overlaps import (
+    OverlapStatistics,
+    overlap_distribution,
+    overlap_statistics,
+    replica_overlap,
+)
+from statjax.thermo.scaling import ScalingCollapse, binder_crossing, scaling_collapse
+from statjax.thermo.smc import (
+    RESAMPLING_SCHEMES,
+    SMCResult,
+    adaptive_tempered_smc,
+    population_annealing,
+)
+from statjax.thermo.wang_landau import (
+    DensityOfStates,
+    ThermodynamicsFromDensity,
+    exact_density_of_states,
+    thermodynamics_from_density_of_states,
+    wang_landau,
+)
+from statjax.thermo.work import crooks_free_energy, jarzynski_free_energy, protocol_work
+
+__all__ += [
+    "LADDER_METHODS",
+    "RESAMPLING_SCHEMES",
+    "DensityOfStates",
+    "LadderLogZ",
+    "OverlapStatistics",
+    "SMCResult",
+    "ScalingCollapse",
+    "ThermodynamicsFromDensity",
+    "adaptive_tempered_smc",
+    "bar",
+    "binder_crossing",
+    "crooks_free_energy",
+    "exact_density_of_states",
+    "jarzynski_free_energy",
+    "kaufman_free_energy",
+    "kaufman_log_z",
+    "ladder_log_z",
+    "mbar",
+    "overlap_distribution",
+    "overlap_statistics",
+    "population_annealing",
+    "protocol_work",
+    "replica_overlap",
+    "scaling_collapse",
+    "temperature_energies",
+    "thermodynamics_from_density_of_states",
+    "wang_landau",
+]

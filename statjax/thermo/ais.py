@@ -74,7 +74,7 @@ class AISResult(NamedTuple):
 def log_mean_exp(log_values: jax.typing.ArrayLike, axis: int = -1) -> jax.Array:
     """``log(mean(exp(log_values)))`` without overflow: ``logsumexp - log n``.
 
-    Example:
+    Examples:
         >>> import jax.numpy as jnp
         >>> print(round(float(log_mean_exp(jnp.log(jnp.array([1.0, 3.0])))), 6))
         0.693147
@@ -88,7 +88,7 @@ def importance_sampling_ess(log_weights: jax.typing.ArrayLike, axis: int = -1) -
 
     ``n`` for equal weights, ``1`` when one weight dominates.
 
-    Example:
+    Examples:
         >>> import jax.numpy as jnp
         >>> float(importance_sampling_ess(jnp.zeros(8)))
         8.0
@@ -215,7 +215,7 @@ def ais(
     Returns:
         An :class:`AISResult`.
 
-    Example:
+    Examples:
         >>> import jax, jax.numpy as jnp, statjax
         >>> from statjax.energy import AnisotropicGaussian
         >>> gaussian = AnisotropicGaussian(mean=jnp.zeros(2), scales=jnp.ones(2))
@@ -304,7 +304,7 @@ def ais_geometric(
     Returns:
         An :class:`AISResult`; ``final_states`` are states of the kernel at ``b_T``.
 
-    Example:
+    Examples:
         >>> import jax, jax.numpy as jnp, statjax
         >>> from statjax.energy import AnisotropicGaussian, interpolated_energy
         >>> base = AnisotropicGaussian(mean=jnp.zeros(2), scales=3.0 * jnp.ones(2))

@@ -20,7 +20,7 @@ import jax.numpy as jnp
 def categorical_entropy(probs: jax.typing.ArrayLike, axis: int = -1) -> jax.Array:
     """``H[p] = -sum_c p_c log p_c`` along ``axis`` (nats), with ``0 log 0 = 0``.
 
-    Example:
+    Examples:
         >>> round(float(categorical_entropy(jnp.array([0.5, 0.5]))), 6)
         0.693147
     """
@@ -42,7 +42,9 @@ def _sample_weights(sample_probs: jax.Array, weights) -> jax.Array:
     return weights / jnp.sum(weights)
 
 
-def predictive_entropy(sample_probs: jax.typing.ArrayLike, weights=None) -> jax.Array:
+def predictive_entropy(
+    sample_probs: jax.typing.ArrayLike, weights: jax.typing.ArrayLike | None = None
+) -> jax.Array:
     """``H[sum_s w_s p_s]`` for ``sample_probs: (S, ..., C)``; result ``(...)``.
 
     Args:
@@ -50,7 +52,7 @@ def predictive_entropy(sample_probs: jax.typing.ArrayLike, weights=None) -> jax.
         weights: optional ``(S,)`` nonnegative weights (e.g. a collector's ``mask``),
             normalised here; uniform by default.
 
-    Example:
+    Examples:
         >>> probs = jnp.array([[1.0, 0.0], [0.0, 1.0]])  # two confident, disagreeing members
         >>> round(float(predictive_entropy(probs)), 6)
         0.693147
@@ -63,7 +65,7 @@ def predictive_entropy(sample_probs: jax.typing.ArrayLike, weights=None) -> jax.
 def expected_entropy(sample_probs: jax.typing.ArrayLike, weights=None) -> jax.Array:
     """``sum_s w_s H[p_s]`` for ``sample_probs: (S, ..., C)``; result ``(...)`` (aleatoric part).
 
-    Example:
+    Examples:
         >>> probs = jnp.array([[1.0, 0.0], [0.5, 0.5]])
         >>> round(float(expected_entropy(probs)), 6)  # (0 + ln 2) / 2
         0.346574
@@ -77,7 +79,7 @@ def expected_entropy(sample_probs: jax.typing.ArrayLike, weights=None) -> jax.Ar
 def mutual_information(sample_probs: jax.typing.ArrayLike, weights=None) -> jax.Array:
     """``H[p_bar] - E_s H[p_s]``: the epistemic part of the predictive entropy (BALD), ``>= 0``.
 
-    Example:
+    Examples:
         >>> probs = jnp.array([[1.0, 0.0], [0.0, 1.0]])
         >>> round(float(mutual_information(probs)), 6)
         0.693147
@@ -93,7 +95,7 @@ def negative_log_likelihood(
     Probabilities are floored at ``eps`` so that a confident mistake costs a large
     finite amount instead of ``inf``.
 
-    Example:
+    Examples:
         >>> probs = jnp.array([[0.5, 0.5], [0.1, 0.9]])
         >>> round(float(negative_log_likelihood(probs, jnp.array([0, 1]))), 6)  # (ln 2 - ln 0.9)/2
         0.399254
@@ -119,7 +121,7 @@ def free_energy_loss(
         logits: ``(N, C)`` logits whose softmax entropy is averaged over the batch.
         temperature: ``T >= 0`` (may be a traced schedule value).
 
-    Example:
+    Examples:
         >>> round(float(free_energy_loss(1.0, jnp.zeros((4, 2)), 0.5)), 6)
         0.653426
     """

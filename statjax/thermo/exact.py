@@ -94,7 +94,7 @@ def exact_thermodynamics(
     Returns:
         An :class:`ExactThermodynamics`, fields shaped like ``beta``.
 
-    Example:
+    Examples:
         >>> from statjax.energy.ising import square_ising
         >>> exact = exact_thermodynamics(square_ising(2), 0.0)  # Z = 2^4 at beta = 0
         >>> print(round(float(exact.log_z), 4))
@@ -128,7 +128,7 @@ def exact_thermodynamics(
 def exact_log_z(model: Callable, beta: ArrayLike, **kwargs) -> jax.Array:
     """``log Z(beta)`` by exact enumeration; see :func:`exact_thermodynamics`.
 
-    Example:
+    Examples:
         >>> import jax.numpy as jnp
         >>> from statjax.energy.ising import DenseIsing
         >>> model = DenseIsing(jnp.array([[0.0, 1.0], [1.0, 0.0]]), jnp.zeros(2))

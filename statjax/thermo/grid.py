@@ -182,7 +182,7 @@ def grid_log_z(
     Returns:
         A scalar, ``log Z`` over the box.
 
-    Example:
+    Examples:
         >>> import jax.numpy as jnp
         >>> harmonic = lambda x: 0.5 * jnp.sum(x**2)
         >>> log_z = grid_log_z(harmonic, 1.0, [-10.0, -10.0], [10.0, 10.0], 201)
@@ -221,7 +221,7 @@ def grid_density(
         ``(num_points[0], num_points[1])`` in 2-D, indexed ``density[i, j]`` at
         ``(axes[0][i], axes[1][j])``.
 
-    Example:
+    Examples:
         >>> import jax.numpy as jnp
         >>> (x,), density = grid_density(lambda x: 0.5 * jnp.sum(x**2), 1.0, -8.0, 8.0, 161)
         >>> print(round(float(density[80]), 5), round(float(1 / jnp.sqrt(2 * jnp.pi)), 5))
@@ -258,7 +258,7 @@ def grid_expectation(
     Returns:
         A pytree like ``observable(x)``: the average of each leaf.
 
-    Example:
+    Examples:
         >>> import jax.numpy as jnp
         >>> energy = lambda x: 0.5 * jnp.sum((x - 1.0) ** 2)
         >>> moments = grid_expectation(

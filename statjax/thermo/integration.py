@@ -56,7 +56,7 @@ class ThermodynamicIntegration(NamedTuple):
 def trapezoid_weights(points: jax.typing.ArrayLike) -> jax.Array:
     """Weights ``w`` with ``int f ~ sum_k w_k f(x_k)`` by the trapezoid rule, ``(K + 1,)``.
 
-    Example:
+    Examples:
         >>> print(trapezoid_weights([0.0, 1.0, 3.0]))
         [0.5 1.5 1. ]
     """
@@ -74,7 +74,7 @@ def simpson_weights(points: jax.typing.ArrayLike) -> jax.Array:
     With an odd number of intervals the last one integrates the parabola through
     the last three points (the rule of ``scipy.integrate.simpson``).
 
-    Example:
+    Examples:
         >>> print(simpson_weights([0.0, 1.0, 2.0]) * 3)
         [1. 4. 1.]
     """
@@ -127,7 +127,7 @@ def thermodynamic_integration(
     Returns:
         A :class:`ThermodynamicIntegration`.
 
-    Example:
+    Examples:
         >>> import jax.numpy as jnp
         >>> betas = jnp.linspace(0.5, 2.0, 9)  # 1-D harmonic well: <E> = 1 / (2 beta)
         >>> ti = thermodynamic_integration(betas, 0.5 / betas)
@@ -169,7 +169,7 @@ def thermodynamic_integration(
 def free_energy(log_z: jax.typing.ArrayLike, beta: jax.typing.ArrayLike) -> jax.Array:
     """Helmholtz free energy ``F = -log Z / beta``.
 
-    Example:
+    Examples:
         >>> float(free_energy(2.0, 0.5))
         -4.0
     """
@@ -181,7 +181,7 @@ def entropy_from_free_energy(
 ) -> jax.Array:
     """Entropy ``S = beta (U - F) = beta U + log Z`` (units of ``k_B``), ``U = <E>_beta``.
 
-    Example:
+    Examples:
         >>> import jax.numpy as jnp  # 1-D harmonic well at beta = 1: S = 1/2 + log sqrt(2 pi)
         >>> print(round(float(entropy_from_free_energy(1.0, 0.5, 0.5 * jnp.log(2 * jnp.pi))), 4))
         1.4189

@@ -131,7 +131,7 @@ def tilt_ladder(
         step_sizes: ``(num_tilts,)`` step sizes, one per rung; the kernel's own by
             default.
 
-    Example:
+    Examples:
         >>> import jax.numpy as jnp, statjax
         >>> energy = statjax.energy.tilted_energy(lambda x: 0.5 * jnp.sum(x**2), jnp.sum)
         >>> ladder = tilt_ladder(statjax.samplers.mala(energy, 0.1), [0.0, 2.0], 2)
@@ -221,7 +221,7 @@ def adapt_tilted_step_sizes(
         ``(step_sizes, positions)``: ``(num_tilts,)`` step sizes and the warmed-up
         positions, shaped like ``initial``.
 
-    Example:
+    Examples:
         >>> import jax, jax.numpy as jnp, statjax
         >>> energy = statjax.energy.tilted_energy(
         ...     lambda x: 0.5 * jnp.sum(x**2), lambda x: jnp.mean(x**2))
@@ -370,7 +370,7 @@ def sample_tilted(
     Returns:
         A :class:`TiltedSamples`.
 
-    Example:
+    Examples:
         >>> import jax, jax.numpy as jnp, statjax
         >>> energy = statjax.energy.tilted_energy(
         ...     lambda x: 0.5 * jnp.sum(x**2), lambda x: jnp.mean(x**2))
@@ -486,7 +486,7 @@ def large_deviation_rate(
     Returns:
         A :class:`LargeDeviationRate`.
 
-    Example:
+    Examples:
         >>> import numpy as np  # exact draws: under p_k, L = |x|^2 / 4 ~ Gamma(2, 1 / (2 + k))
         >>> tilts = np.linspace(-1.0, 6.0, 15)
         >>> rng = np.random.default_rng(0)

@@ -108,7 +108,7 @@ def jackknife(function: Callable[..., jax.Array], *group_means: jax.Array) -> Es
         function: of as many arrays as ``group_means``, elementwise (vectorised).
         group_means: arrays ``(num_groups, *batch)`` of equal-weight group means.
 
-    Example:
+    Examples:
         >>> import jax.numpy as jnp
         >>> values = jnp.arange(10.0)[:, None]
         >>> estimate = jackknife(lambda mean: mean, values)  # the mean and its stderr
@@ -135,7 +135,7 @@ def jackknife(function: Callable[..., jax.Array], *group_means: jax.Array) -> Es
 def energy_per_spin(energies: ArrayLike, num_spins: int, num_batches: int = 1) -> Estimate:
     """``<E> / N`` with its jackknife error.
 
-    Example:
+    Examples:
         >>> import jax
         >>> energies = -100.0 + jax.random.normal(jax.random.key(0), (1000, 8))
         >>> estimate = energy_per_spin(energies, num_spins=50)
@@ -151,7 +151,7 @@ def abs_magnetization_per_spin(
 ) -> Estimate:
     """``<|M|> / N`` with its jackknife error.
 
-    Example:
+    Examples:
         >>> import jax.numpy as jnp
         >>> magnetizations = jnp.array([[16.0, -16.0], [-16.0, 16.0], [16.0, 16.0]])
         >>> print(float(abs_magnetization_per_spin(magnetizations, 16).value))
@@ -169,7 +169,7 @@ def heat_capacity_per_spin(
     The energies are centred on their overall mean first (the variance does not
     change), so float32 loses nothing to ``<E^2> - <E>^2`` cancellation.
 
-    Example:
+    Examples:
         >>> import jax
         >>> energies = 3.0 * jax.random.normal(jax.random.key(0), (4000, 16))  # Var E = 9
         >>> print(round(float(heat_capacity_per_spin(energies, 1.0, num_spins=9).value), 1))
@@ -195,7 +195,7 @@ def susceptibility_per_spin(
     ``m = M / N``. In zero field on a finite lattice ``<m> = 0``, so ``<|m|>`` stands
     in for the order parameter below ``T_c`` (Landau & Binder 2014).
 
-    Example:
+    Examples:
         >>> import jax.numpy as jnp
         >>> magnetizations = jnp.array([[4.0, -4.0], [-4.0, 4.0], [4.0, 4.0]])
         >>> print(float(susceptibility_per_spin(magnetizations, 1.0, 4).value))  # |m| = 1 always
@@ -213,7 +213,7 @@ def susceptibility_per_spin(
 def binder_cumulant(magnetizations: ArrayLike, num_batches: int = 1) -> Estimate:
     """``U_4 = 1 - <M^4> / (3 <M^2>^2)`` (Binder 1981) with its jackknife error.
 
-    Example:
+    Examples:
         >>> import jax.numpy as jnp
         >>> magnetizations = jnp.array([[16.0, -16.0], [-16.0, 16.0]])  # fully ordered
         >>> print(round(float(binder_cumulant(magnetizations).value), 4))
@@ -244,7 +244,7 @@ def spin_observables(
         num_spins: ``N``.
         num_batches: contiguous blocks per chain used as jackknife groups.
 
-    Example:
+    Examples:
         >>> import jax, jax.numpy as jnp, statjax
         >>> from statjax.energy.ising import square_ising
         >>> from statjax.samplers.lattice import checkerboard

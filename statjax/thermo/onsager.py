@@ -40,7 +40,7 @@ _AGM_ITERATIONS = 12  # quadratic convergence: 12 rounds reach double precision 
 def onsager_critical_beta(coupling: ArrayLike = 1.0) -> jax.Array:
     """``beta_c = ln(1 + sqrt 2) / (2 J)`` (Kramers & Wannier 1941; Onsager 1944).
 
-    Example:
+    Examples:
         >>> beta_c = float(onsager_critical_beta())
         >>> print(round(beta_c, 7), round(1 / beta_c, 4))
         0.4406868 2.2692
@@ -61,7 +61,7 @@ def elliptic_k(modulus: ArrayLike) -> jax.Array:
     By the arithmetic–geometric mean, ``K(k) = pi / (2 AGM(1, sqrt(1 - k^2)))``
     (Abramowitz & Stegun 17.6); ``+inf`` at ``k = 1``.
 
-    Example:
+    Examples:
         >>> print(round(float(elliptic_k(0.0)), 6))  # pi / 2
         1.570796
     """
@@ -84,7 +84,7 @@ def onsager_free_energy(beta: ArrayLike, coupling: ArrayLike = 1.0) -> jax.Array
     ``-beta f = ln(2 cosh 2K) + (1/pi) int_0^{pi/2} ln[(1 + sqrt(1 - k^2 sin^2 phi)) / 2] dphi``,
     ``K = beta J`` (Onsager 1944). ``beta`` of any shape.
 
-    Example:
+    Examples:
         >>> print(round(float(onsager_free_energy(onsager_critical_beta())), 4))
         -2.1097
     """
@@ -104,7 +104,7 @@ def onsager_internal_energy(beta: ArrayLike, coupling: ArrayLike = 1.0) -> jax.A
     ``u = -J coth 2K [1 + (2/pi)(2 tanh^2 2K - 1) K_1(k)]``, ``K = beta J``; at
     ``beta_c`` the product ``(2 tanh^2 2K - 1) K_1(k)`` vanishes and ``u = -sqrt 2 J``.
 
-    Example:
+    Examples:
         >>> print(round(float(onsager_internal_energy(onsager_critical_beta())), 5))
         -1.41421
     """
@@ -126,7 +126,7 @@ def onsager_heat_capacity(beta: ArrayLike, coupling: ArrayLike = 1.0) -> jax.Arr
     Diverges as ``-(8 / pi) K_c^2 ln|1 - T / T_c|`` at ``T_c``; returns ``inf`` or a
     very large value there.
 
-    Example:
+    Examples:
         >>> print(round(float(onsager_heat_capacity(0.3)), 3))
         0.286
     """
@@ -140,7 +140,7 @@ def onsager_magnetization(beta: ArrayLike, coupling: ArrayLike = 1.0) -> jax.Arr
 
     Onsager (1949, announced), Yang (1952). ``K = beta J``.
 
-    Example:
+    Examples:
         >>> print(round(float(onsager_magnetization(0.5)), 4), float(onsager_magnetization(0.3)))
         0.9113 0.0
     """

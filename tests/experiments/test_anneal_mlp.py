@@ -38,8 +38,11 @@ def _config(anneal_mlp, tmp_path, **changes):
     return parse_config(raw, anneal_mlp.Config)
 
 
-def test_every_method_learns_xor(anneal_mlp, tmp_path):
-    run = create_run(_config(anneal_mlp, tmp_path), quiet=True)
+def test_every_method_learns_xor_and_resumes_exactly(
+    anneal_mlp, tmp_path, rerun_with_a_kill, assert_same_files
+):
+    config = _config(anneal_mlp, tmp_path)
+    run = create_run(config, quiet=True)
     summary = execute(run)
     run.close()
     accuracy = summary["final_test_accuracy"]
@@ -57,6 +60,8 @@ def test_every_method_learns_xor(anneal_mlp, tmp_path):
     assert steps == [500, 1000, 1500]
     assert summary["iterations"] == [0, 500, 1000, 1500]
     assert (run.directory / "curves.png").is_file()
+    # Checkpoints at iterations 1000 and 1500: killed after the first, resumed.
+    assert_same_files(run.directory, rerun_with_a_kill(config))
 
 
 def test_level_schedule_is_geometric(anneal_mlp):
@@ -71,3 +76,5 @@ def test_level_schedule_is_geometric(anneal_mlp):
 def test_record_every_must_tile_the_run(anneal_mlp, tmp_path):
     with pytest.raises(ConfigError, match="num_steps"):
         _config(anneal_mlp, tmp_path, num_steps=1000, record_every=300)
+    with pytest.raises(ConfigError, match="checkpoint_every"):
+        _config(anneal_mlp, tmp_path, checkpoint_every=750)

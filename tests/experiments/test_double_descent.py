@@ -40,8 +40,11 @@ def _config(module, tmp_path, **changes):
     return parse_config(raw, module.Config)
 
 
-def test_peak_sits_at_the_interpolation_threshold_and_ridge_removes_it(double_descent, tmp_path):
-    run = create_run(_config(double_descent, tmp_path), quiet=True)
+def test_peak_sits_at_the_interpolation_threshold_and_ridge_removes_it(
+    double_descent, tmp_path, rerun_with_a_kill, assert_same_files
+):
+    config = _config(double_descent, tmp_path, checkpoint_every=2)
+    run = create_run(config, quiet=True)
     summary = execute(run)
     run.close()
     peaks = summary["peaks"]
@@ -64,6 +67,8 @@ def test_peak_sits_at_the_interpolation_threshold_and_ridge_removes_it(double_de
         assert (run.directory / name).is_file()
     lines = (run.directory / "metrics.jsonl").read_text().splitlines()
     assert [json.loads(line)["num_features"] for line in lines] == [10, 16, 20, 25, 40]
+    # Checkpoints after 2, 4 and 5 feature counts: killed after the first, resumed.
+    assert_same_files(run.directory, rerun_with_a_kill(config))
 
 
 def test_shipped_config_parses_and_bad_grids_are_named(double_descent, tmp_path):

@@ -38,8 +38,11 @@ def _config(free_energy, tmp_path, **changes):
 
 
 @pytest.mark.slow
-def test_estimates_agree_with_exact_log_z(free_energy, tmp_path):
-    run = create_run(_config(free_energy, tmp_path), quiet=True)
+def test_estimates_agree_with_exact_log_z(
+    free_energy, tmp_path, rerun_with_a_kill, assert_same_files
+):
+    config = _config(free_energy, tmp_path)
+    run = create_run(config, quiet=True)
     summary = execute(run)
     run.close()
     assert summary["all_agree"], summary
@@ -53,6 +56,8 @@ def test_estimates_agree_with_exact_log_z(free_energy, tmp_path):
     steps = [json.loads(line)["step"] for line in (run.directory / "metrics.jsonl").open()]
     assert steps == [1, 2]
     assert (run.directory / "errors.png").is_file()
+    # Killed after the first entry's checkpoint, resumed: the same files.
+    assert_same_files(run.directory, rerun_with_a_kill(config))
 
 
 def test_burn_in_must_leave_samples(free_energy, tmp_path):

@@ -1,5 +1,6 @@
 """The Ising phase experiment: a small run whose L = 4 curves match exact enumeration."""
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -73,7 +74,9 @@ def test_config_errors_name_the_key(ising_phase, tmp_path):
         _config(ising_phase, tmp_path, burn_in=250)
 
 
-def test_resumed_run_equals_the_uninterrupted_one(ising_phase, tmp_path, monkeypatch):
+def test_resumed_run_equals_the_uninterrupted_one(
+    ising_phase, tmp_path, monkeypatch, assert_same_files
+):
     # The settings of the test above, so that the compiled programs are reused.
     whole_run = create_run(_config(ising_phase, tmp_path / "whole"), quiet=True)
     whole = execute(whole_run)
@@ -96,3 +99,6 @@ def test_resumed_run_equals_the_uninterrupted_one(ising_phase, tmp_path, monkeyp
     resumed_run.close()
     assert resumed["observables"] == whole["observables"]
     assert resumed["binder_crossings"] == whole["binder_crossings"]
+    # Byte for byte (no wall-clock field in the summary: timings go to timings.json).
+    assert_same_files(whole_run.directory, resumed_run.directory)
+    assert "sampling L=8" in json.loads((resumed_run.directory / "timings.json").read_text())

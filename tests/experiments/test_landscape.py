@@ -73,7 +73,9 @@ def test_grid_probabilities_match_the_known_values(landscape):
     np.testing.assert_allclose(probabilities, [0.8060, 0.1290, 0.0650], atol=1e-3)
 
 
-def test_hmc_sampler_runs_and_checkpoints(landscape, tmp_path):
+def test_hmc_sampler_runs_checkpoints_and_resumes_exactly(
+    landscape, tmp_path, rerun_with_a_kill, assert_same_files
+):
     config = _config(
         landscape,
         tmp_path,
@@ -93,3 +95,5 @@ def test_hmc_sampler_runs_and_checkpoints(landscape, tmp_path):
     assert all(0.5 < entry["acceptance_rate"] <= 1.0 for entry in summary["temperatures"])
     steps = [json.loads(line)["step"] for line in (run.directory / "metrics.jsonl").open()]
     assert steps == [200, 400]
+    # Killed after the checkpoint at step 200, resumed: the same files.
+    assert_same_files(run.directory, rerun_with_a_kill(config))

@@ -38,8 +38,11 @@ def _config(rbm_digits, tmp_path, **changes):
 
 
 @pytest.mark.slow
-def test_exact_and_ais_log_likelihoods_agree(rbm_digits, tmp_path):
-    run = create_run(_config(rbm_digits, tmp_path), quiet=True)
+def test_exact_and_ais_log_likelihoods_agree(
+    rbm_digits, tmp_path, rerun_with_a_kill, assert_same_files
+):
+    config = _config(rbm_digits, tmp_path, checkpoint_every=1)
+    run = create_run(config, quiet=True)
     summary = execute(run)
     run.close()
     assert [(m["num_hidden"], m["method"]) for m in summary["models"]] == [(8, "cd1"), (8, "pcd1")]
@@ -55,9 +58,16 @@ def test_exact_and_ais_log_likelihoods_agree(rbm_digits, tmp_path):
     lines = [
         json.loads(line) for line in (run.directory / "metrics.jsonl").read_text().splitlines()
     ]
-    assert [(line["method"], line["epoch"]) for line in lines] == [
-        ("cd1", 2), ("cd1", 3), ("pcd1", 2), ("pcd1", 3)
+    # One line per model, with its curves at epochs 2 and 3 (log_every = 2, and the last).
+    assert [(line["step"], line["method"], line["epoch"]) for line in lines] == [
+        (1, "cd1", [2, 3]), (2, "pcd1", [2, 3])
     ]  # fmt: skip
+    assert "train_seconds" not in summary["models"][0]
+    assert set(json.loads((run.directory / "timings.json").read_text())) == {
+        "train H=8 cd1", "train H=8 pcd1"
+    }  # fmt: skip
+    # A checkpoint per model: killed after the first, resumed.
+    assert_same_files(run.directory, rerun_with_a_kill(config))
 
 
 def test_shipped_config_parses_and_bad_methods_are_named(rbm_digits, tmp_path):

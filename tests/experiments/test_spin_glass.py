@@ -58,8 +58,11 @@ def test_exact_ground_state_by_enumeration(spin_glass):
     assert energies.min() == pytest.approx(energy, abs=1e-5)
 
 
-def test_sa_reaches_exact_ground_state_and_pq_above_tc(spin_glass, tmp_path):
-    run = create_run(_config(spin_glass, tmp_path), quiet=True)
+def test_sa_reaches_exact_ground_state_and_pq_above_tc(
+    spin_glass, tmp_path, rerun_with_a_kill, assert_same_files
+):
+    config = _config(spin_glass, tmp_path, checkpoint_every=1)
+    run = create_run(config, quiet=True)
     summary = execute(run)
     run.close()
     for size in ("16",):
@@ -83,6 +86,13 @@ def test_sa_reaches_exact_ground_state_and_pq_above_tc(spin_glass, tmp_path):
     lines = [json.loads(line) for line in (run.directory / "metrics.jsonl").open()]
     assert [line["step"] for line in lines] == [1, 2]
     assert (run.directory / "spin_glass.png").is_file()
+    # No wall-clock time in the summary or the metrics: they go to timings.json.
+    assert set(json.loads((run.directory / "timings.json").read_text())) == {
+        "N=16 simulated annealing",
+        "N=16 parallel tempering",
+    }
+    # A checkpoint per instance: killed after the first, resumed.
+    assert_same_files(run.directory, rerun_with_a_kill(config))
 
 
 def test_overlap_size_must_be_a_size(spin_glass, tmp_path):

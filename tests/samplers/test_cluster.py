@@ -10,7 +10,7 @@ import scipy.sparse.csgraph
 import statjax
 from statjax.diagnostics import integrated_autocorrelation_time
 from statjax.energy.ising import IsingLattice, lattice_edges, square_ising
-from statjax.samplers.cluster import connected_components, swendsen_wang
+from statjax.samplers.cluster import connected_components, swendsen_wang, wolff
 from statjax.samplers.lattice import checkerboard
 from statjax.thermo.exact import exact_thermodynamics
 from statjax.thermo.observables import energy_per_spin, heat_capacity_per_spin
@@ -149,3 +149,29 @@ def test_too_large_lattices_are_refused_without_allocation():
         )
         assert final.magnetization.dtype == jnp.int64
         np.testing.assert_allclose(final.energy, jax.vmap(model)(final.position))
+
+
+def test_wolff_4x4_matches_exact():
+    # Jackknife over 64 independent chains per beta; one cluster flip per step.
+    model = IsingLattice((4, 4), jnp.asarray(1.0), jnp.asarray(0.1))
+    betas = np.array([0.3, CRITICAL_BETA, 0.7], np.float32)
+    num_chains = 64
+    spins = jax.random.rademacher(jax.random.key(1), (3 * num_chains, 4, 4), dtype=jnp.int8)
+    final, (energies, magnetizations) = statjax.run_chains(
+        wolff(model),
+        jax.random.key(0),
+        spins,
+        800,
+        beta=np.repeat(betas, num_chains),
+        observe=lambda state: (state.energy, state.magnetization),
+    )
+    exact = exact_thermodynamics(model, betas, lambda s: jnp.sum(s.astype(jnp.float32)))
+    for trace, expected in ((energies, exact.mean_energy), (magnetizations, exact.observables)):
+        trace = np.asarray(trace, np.float32)[200:].reshape(-1, 3, num_chains).transpose(0, 2, 1)
+        estimate = energy_per_spin(trace, 1)
+        z = (np.asarray(estimate.value) - np.asarray(expected)) / np.asarray(estimate.error)
+        assert np.all(np.abs(z) < NUM_SIGMA), f"off by {z} standard errors"
+    np.testing.assert_array_equal(final.energy, jax.vmap(model)(final.position))
+    np.testing.assert_array_equal(final.magnetization, final.position.sum(axis=(1, 2)))
+    with pytest.raises(ValueError, match="ferromagnet"):
+        wolff(square_ising(4, coupling=-1.0))

@@ -49,6 +49,8 @@ from statjax.energy.ising import (
 )
 from statjax.models.hopfield import (
     asynchronous_sweep,
+    dense_asynchronous_sweep,
+    dense_memory,
     hebbian,
     random_patterns,
     synchronous_update,
@@ -57,13 +59,18 @@ from statjax.models.rbm import block_gibbs, init_rbm
 from statjax.pytree import Pytree
 from statjax.samplers import run as run_module
 from statjax.samplers.base import ChainState, Kernel, StepInfo
-from statjax.samplers.cluster import swendsen_wang
+from statjax.samplers.cluster import swendsen_wang, wolff
+from statjax.samplers.discrete import dmala, gibbs_with_gradients
 from statjax.samplers.du_mordatch import du_mordatch_langevin
 from statjax.samplers.lattice import checkerboard, colored_sweep, sequential_sweep
 from statjax.samplers.lattice_sharded import row_mesh, sharded_checkerboard
 from statjax.samplers.loop import chain_keys, step_chains
+from statjax.samplers.mclmc import mclmc
+from statjax.samplers.multispin import multispin_checkerboard
+from statjax.samplers.nuts import nuts
 from statjax.samplers.run import initial_states
 from statjax.samplers.tempering import replica_exchange
+from statjax.samplers.thermostats import baoab, nose_hoover_chain, obabo
 from statjax.thermo.large_deviations import TILT_LADDER_FIELDS, tilt_ladder
 
 NUM_CHAINS = 4
@@ -183,6 +190,11 @@ CASES = {
     "ula": _continuous(lambda e, s: statjax.ula(e, s)),
     "mala": _continuous(lambda e, s: statjax.mala(e, s)),
     "hmc": _continuous(lambda e, s: statjax.hmc(e, s, 3)),
+    "nuts": _continuous(lambda e, s: nuts(e, s, max_tree_depth=3), descends=True),
+    "mclmc": _continuous(lambda e, s: mclmc(e, s, 1.0)),
+    "baoab": _continuous(lambda e, s: baoab(e, s, 1.0)),
+    "obabo": _continuous(lambda e, s: obabo(e, s, 1.0)),
+    "nose_hoover_chain": _continuous(lambda e, s: nose_hoover_chain(e, s)),
     "du_mordatch_langevin": _continuous(lambda e, s: du_mordatch_langevin(e, s, 0.3)),
     "tilted_mala": _continuous(_tilted_mala),
     "replica_exchange_mala": _continuous(
@@ -225,6 +237,16 @@ CASES = {
         positions=lambda: _spins((4, 4)),
         descends=True,
     ),
+    "wolff": Case(
+        make=lambda variant, _: wolff(_ising(variant)),
+        positions=lambda: _spins((4, 4)),
+        descends=True,
+    ),
+    "multispin_checkerboard": Case(
+        make=lambda variant, _: multispin_checkerboard(_ising(variant)),
+        positions=lambda: _spins((4, 4)),
+        descends=True,
+    ),
     "replica_exchange_lattice": Case(
         make=lambda variant, _: replica_exchange(
             checkerboard(_ising(variant)), jnp.array([0.3, 0.6])
@@ -250,6 +272,24 @@ CASES = {
     "hopfield_synchronous": Case(
         make=lambda variant, _: synchronous_update(_hopfield(variant)),
         positions=lambda: _spins((16,)),
+    ),
+    "gibbs_with_gradients_potts": Case(
+        make=lambda variant, _: gibbs_with_gradients(square_potts(4, 3, 1.0 + 0.5 * variant)),
+        positions=lambda: np.random.default_rng(13).integers(0, 3, (NUM_CHAINS, 4, 4), np.int8),
+        descends=True,
+    ),
+    "dmala_ising": Case(
+        make=lambda variant, step_size: dmala(_ising(variant), step_size),
+        positions=lambda: _spins((4, 4)),
+        step_size_field="step_size",
+        descends=True,
+    ),
+    "dense_hopfield_sweep": Case(
+        make=lambda variant, _: dense_asynchronous_sweep(
+            dense_memory(random_patterns(jax.random.key(30 + variant), 3, 16), degree=3)
+        ),
+        positions=lambda: _spins((16,)),
+        descends=True,
     ),
 }
 

@@ -149,3 +149,35 @@ def test_kernel_conforms_to_the_contract():
     assert isinstance(new_state, ChainState) and isinstance(info, StepInfo)
     np.testing.assert_allclose(new_state.energy, quadratic(new_state.position), rtol=1e-6)
     assert info.is_accepted.dtype == jnp.bool_ and 0.0 <= float(info.acceptance_rate) <= 1.0
+
+
+def test_dense_momenta_have_covariance_mass_over_beta():
+    """p = L^-T z / sqrt(beta) with M^-1 = L L^T: over the basis vectors z = e_i,
+    sum_i p_i p_i^T = M / beta exactly (the covariance of p for z ~ N(0, I))."""
+    from statjax.samplers.hmc import kinetic_energy, momentum_from_noise, velocity
+
+    inverse_mass = jnp.array([[2.0, 0.6, 0.0], [0.6, 1.0, -0.3], [0.0, -0.3, 0.5]])
+    beta = jnp.float32(0.25)
+    columns = jax.vmap(lambda z: momentum_from_noise(inverse_mass, z, beta))(jnp.eye(3))
+    np.testing.assert_allclose(
+        columns.T @ columns, np.linalg.inv(inverse_mass) / 0.25, rtol=1e-4, atol=1e-5
+    )
+    momentum = jnp.array([0.3, -1.0, 2.0])
+    np.testing.assert_allclose(velocity(inverse_mass, momentum), inverse_mass @ momentum, rtol=1e-6)
+    expected = 0.5 * momentum @ inverse_mass @ momentum
+    np.testing.assert_allclose(kinetic_energy(inverse_mass, momentum), expected, rtol=1e-6)
+
+
+def test_a_diagonal_written_dense_is_the_diagonal_kernel():
+    diagonal = jnp.array([2.0, 0.5, 1.5])
+    state = statjax.hmc(quadratic, 0.2, 4).init(jnp.array([0.3, -0.2, 1.0]))
+    key = jax.random.key(3)
+    dense_end, _ = statjax.hmc(quadratic, 0.2, 4, jnp.diag(diagonal)).step(key, state, 0.7)
+    diagonal_end, _ = statjax.hmc(quadratic, 0.2, 4, diagonal).step(key, state, 0.7)
+    np.testing.assert_allclose(dense_end.position, diagonal_end.position, rtol=1e-5)
+
+
+def test_a_mass_matrix_neither_positive_nor_positive_definite_is_refused():
+    with pytest.raises(ValueError, match="inverse_mass_matrix"):
+        statjax.hmc(quadratic, 0.1, 3, jnp.array([[1.0, 2.0], [2.0, 1.0]]) - 1.5)
+    statjax.hmc(quadratic, 0.1, 3, jnp.array([[1.0, -0.5], [-0.5, 1.0]]))  # dense, fine

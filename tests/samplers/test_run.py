@@ -117,6 +117,43 @@ def test_callback_runs_between_chunks(kernel):
     assert calls == [(25, 100), (50, 100), (75, 100), (100, 100)]
 
 
+def test_progress_bar_counts_the_steps_between_chunks(kernel, capsys):
+    calls = []
+    statjax.run_chains(
+        kernel,
+        jax.random.key(0),
+        jnp.zeros((3, 2)),
+        100,
+        chunk_size=25,
+        progress=True,
+        callback=lambda done, total, states: calls.append(done),
+    )
+    bar = capsys.readouterr().err  # tqdm.auto writes text to stderr outside a notebook
+    assert "run_chains" in bar and "100/100" in bar and "step/s" in bar
+    assert calls == [25, 50, 75, 100]
+
+
+def test_repeated_calls_reuse_checks_but_never_stale_states(kernel):
+    """The host caches (initial states by array identity, energies known finite)."""
+    key = jax.random.key(0)
+    start = jnp.zeros((3, 2))
+    first, _ = statjax.run_chains(kernel, key, start, 10)
+    again, _ = statjax.run_chains(kernel, key, start, 10)
+    np.testing.assert_array_equal(first.position, again.position)
+    # Other positions, a mutated numpy array: fresh states, not the cached ones.
+    moved = np.ones((3, 2), np.float32)
+    from_numpy, _ = statjax.run_chains(kernel, key, moved, 10)
+    moved[:] = 0.0
+    np.testing.assert_array_equal(
+        statjax.run_chains(kernel, key, moved, 10)[0].position, first.position
+    )
+    assert not np.array_equal(from_numpy.position, first.position)
+    # States with a NaN energy are still refused after valid calls.
+    bad = first._replace(energy=first.energy.at[1].set(jnp.nan))
+    with pytest.raises(ValueError, match=r"chains \[1\]"):
+        statjax.run_chains(kernel, key, bad, 10)
+
+
 def test_new_beta_step_size_or_energy_parameters_never_recompile():
     """The kernel, beta and a Partial energy's parameters are traced arguments."""
 

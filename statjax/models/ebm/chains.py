@@ -63,7 +63,7 @@ def short_run_chains(
         with a leading chain axis, and the acceptance rate averaged over chains and
         steps (``nan`` if ``num_steps`` is 0).
 
-    Example:
+    Examples:
         >>> import jax, jax.numpy as jnp, statjax
         >>> kernel = statjax.mala(lambda x: 0.5 * jnp.sum(x**2), 0.1)
         >>> states, rate = short_run_chains(kernel, jax.random.key(0), jnp.zeros((4, 2)), 10)

@@ -49,7 +49,7 @@ def grid_log_likelihood(
     Returns:
         ``(log_likelihoods, log_z)``: ``(n,)`` and a scalar.
 
-    Example:
+    Examples:
         >>> import jax.numpy as jnp
         >>> gaussian = lambda x: 0.5 * jnp.sum(x**2)  # N(0, I): log p(0) = -log(2 pi)
         >>> log_p, log_z = grid_log_likelihood(gaussian, jnp.zeros((1, 2)), [-8, -8], [8, 8], 161)
@@ -90,7 +90,7 @@ def grid_samples(
     Returns:
         ``(num_samples, 2)``.
 
-    Example:
+    Examples:
         >>> import jax, jax.numpy as jnp
         >>> draws = grid_samples(jax.random.key(0), lambda x: 0.5 * jnp.sum(x**2), 1000,
         ...                      [-6.0, -6.0], [6.0, 6.0], 61)
@@ -125,7 +125,7 @@ def median_bandwidth(x: jax.typing.ArrayLike, y: jax.typing.ArrayLike) -> jax.Ar
     Returns:
         A scalar bandwidth.
 
-    Example:
+    Examples:
         >>> import jax.numpy as jnp
         >>> print(float(median_bandwidth(jnp.array([[0.0], [1.0]]), jnp.array([[3.0]]))))
         2.0
@@ -173,7 +173,7 @@ def mmd_squared(
     Returns:
         A scalar.
 
-    Example:
+    Examples:
         >>> import jax, jax.numpy as jnp
         >>> x = jax.random.normal(jax.random.key(0), (100, 2))
         >>> far, near = mmd_squared(x, x + 3.0, 1.0), mmd_squared(x[:50], x[50:], 1.0)

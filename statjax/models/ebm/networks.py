@@ -32,7 +32,7 @@ class EnergyMLP(nn.Module):
             ``grad_x E`` is piecewise constant and gives Langevin nothing to follow).
         base_precision: ``lambda >= 0`` of the quadratic confinement.
 
-    Example:
+    Examples:
         >>> import jax, jax.numpy as jnp
         >>> model = EnergyMLP(hidden_sizes=(8, 8))
         >>> energies, variables = jax.eval_shape(  # shapes only: nothing is compiled
@@ -70,7 +70,7 @@ class EnergyConvNet(nn.Module):
         hidden_size: width of the dense layer before the output.
         activation: a smooth nonlinearity (swish by default).
 
-    Example:
+    Examples:
         >>> import jax, jax.numpy as jnp
         >>> model = EnergyConvNet(features=(4, 8), hidden_size=8)
         >>> energies, variables = jax.eval_shape(  # shapes only: nothing is compiled
@@ -118,7 +118,7 @@ class EnergyFunction(Pytree):
 def energy_function(module: nn.Module) -> EnergyFunction:
     """The pure energy ``energy(params, x)`` of a Flax module (see :class:`EnergyFunction`).
 
-    Example:
+    Examples:
         >>> import jax, jax.numpy as jnp
         >>> energy = energy_function(EnergyMLP(hidden_sizes=(4,)))
         >>> params = jax.eval_shape(energy.module.init, jax.random.key(0), jnp.zeros(2))["params"]

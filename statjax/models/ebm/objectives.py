@@ -41,7 +41,7 @@ def contrastive_divergence_loss(
     Returns:
         ``(loss, (mean_energy_data, mean_energy_negatives))``.
 
-    Example:
+    Examples:
         >>> import jax.numpy as jnp
         >>> energy = lambda params, x: params * jnp.sum(x**2, -1)
         >>> loss, _ = contrastive_divergence_loss(1.0, energy, jnp.zeros((3, 2)), jnp.ones((3, 2)))
@@ -87,7 +87,7 @@ def denoising_score_matching_loss(
     Returns:
         ``(loss, mean_energy_of_noisy_data)``.
 
-    Example:
+    Examples:
         >>> import jax, jax.numpy as jnp
         >>> energy = lambda precision, x: 0.5 * precision * jnp.sum(x**2)
         >>> data = jnp.zeros((1000, 2))  # sigma^2 = 0.01: the optimum is precision = 100

@@ -34,7 +34,7 @@ def sample_replay_buffer(
         ``(starts, is_fresh)``: ``(batch_size, *event_shape)`` and the boolean mask
         ``(batch_size,)`` of the slots that took fresh noise.
 
-    Example:
+    Examples:
         >>> import jax, jax.numpy as jnp
         >>> starts, is_fresh = sample_replay_buffer(jax.random.key(0), jnp.zeros((10, 2)), 4, 0.5)
         >>> starts.shape, is_fresh.shape

@@ -129,7 +129,7 @@ def init_training(
         noise_low: lower bound of the buffer's uniform noise.
         noise_high: upper bound of the buffer's uniform noise.
 
-    Example:
+    Examples:
         >>> import jax, jax.numpy as jnp, optax
         >>> state = init_training(jax.random.key(0), {"w": jnp.zeros(2)}, optax.adam(1e-3),
         ...                       buffer_size=100, event_shape=(2,))
@@ -191,7 +191,7 @@ def contrastive_divergence_step(
     Returns:
         The new state and this update's :class:`TrainMetrics`.
 
-    Example:
+    Examples:
         >>> import jax, jax.numpy as jnp, optax, statjax
         >>> from jax.tree_util import Partial
         >>> energy = lambda precision, x: 0.5 * precision * jnp.sum(x**2, -1)  # or a network
@@ -254,7 +254,7 @@ def score_matching_step(
     Returns:
         The new state and this update's :class:`TrainMetrics` (sampler fields ``nan``).
 
-    Example:
+    Examples:
         >>> import jax, jax.numpy as jnp, optax
         >>> energy = lambda precision, x: 0.5 * precision * jnp.sum(x**2, -1)  # or a network
         >>> state = init_training(jax.random.key(1), jnp.array(1.0), optax.adam(1e-3))
@@ -365,7 +365,7 @@ def train_contrastive_divergence(
         The final state and the :class:`TrainMetrics` of every update (leading
         axis ``num_steps``).
 
-    Example:
+    Examples:
         >>> import jax, jax.numpy as jnp, optax, statjax
         >>> from jax.tree_util import Partial
         >>> def energy(precision, x):  # or energy_function(EnergyMLP())
@@ -407,7 +407,7 @@ def train_score_matching(
     Minibatches and optimizers as in :func:`train_contrastive_divergence`;
     ``noise_scale`` is traced.
 
-    Example:
+    Examples:
         >>> import jax, jax.numpy as jnp, optax
         >>> def energy(precision, x):  # or energy_function(EnergyMLP())
         ...     return 0.5 * precision * jnp.sum(x**2, -1)

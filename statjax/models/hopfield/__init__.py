@@ -41,6 +41,15 @@ kernels), :mod:`~statjax.models.hopfield.retrieval` (retrieval and capacity) and
 :mod:`~statjax.models.hopfield.theory` (AGS).
 """
 
+from statjax.models.hopfield.dense import (
+    DenseAssociativeMemory,
+    DenseAsynchronousSweep,
+    attention_update,
+    dense_asynchronous_sweep,
+    dense_capacity,
+    dense_memory,
+    modern_hopfield_energy,
+)
 from statjax.models.hopfield.dynamics import (
     AsynchronousSweep,
     SynchronousUpdate,
@@ -73,16 +82,23 @@ __all__ = [
     "AGSBranch",
     "AsynchronousSweep",
     "CapacityCurve",
+    "DenseAssociativeMemory",
+    "DenseAsynchronousSweep",
     "HopfieldNetwork",
     "SynchronousUpdate",
     "ags_branch",
     "ags_critical_load",
     "ags_overlap",
     "asynchronous_sweep",
+    "attention_update",
     "capacity_curve",
     "corrupt",
     "critical_load",
+    "dense_asynchronous_sweep",
+    "dense_capacity",
+    "dense_memory",
     "hebbian",
+    "modern_hopfield_energy",
     "random_patterns",
     "retrieval_overlap",
     "retrieve",

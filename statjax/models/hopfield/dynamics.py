@@ -33,11 +33,11 @@ from jax.typing import ArrayLike
 from statjax.checks import check_beta_values
 from statjax.models.hopfield.network import HopfieldNetwork, check_spins
 from statjax.pytree import Pytree
+from statjax.random import uniform as random_uniform
 from statjax.samplers.lattice import (
     SequentialSweep,
     SpinState,
     SweepInfo,
-    site_uniforms,
     sweep_info,
 )
 from statjax.types import PRNGKey
@@ -123,7 +123,7 @@ class SynchronousUpdate(Pytree):
         # N f: integer-valued, so the sign (and a tie) is exact.
         scaled_field = self.network.scaled_ising().local_fields(spins)
         drive = 2.0 * beta * scaled_field / self.network.num_spins  # 2 beta f
-        uniform = site_uniforms(key, spins.shape)[0]
+        uniform = random_uniform(key, spins.shape, jnp.float32)
         # At beta = inf, sigmoid(+-inf) is 1 or 0 and u < 1 always: the sign rule; a tie
         # (inf * 0 = NaN) keeps the spin.
         is_tie = jnp.isnan(drive)
@@ -150,7 +150,7 @@ def _check_network(network) -> HopfieldNetwork:
 def asynchronous_sweep(network: HopfieldNetwork) -> AsynchronousSweep:
     """Asynchronous Glauber sweep kernel: samples ``exp(-beta E)``; ``beta = inf``: the sign rule.
 
-    Example:
+    Examples:
         >>> import math, jax, jax.numpy as jnp, statjax
         >>> from statjax.models.hopfield import corrupt, hebbian, random_patterns
         >>> from statjax.models.hopfield import retrieval_overlap
@@ -167,7 +167,7 @@ def asynchronous_sweep(network: HopfieldNetwork) -> AsynchronousSweep:
 def synchronous_update(network: HopfieldNetwork) -> SynchronousUpdate:
     """Synchronous (parallel) Glauber update kernel; ``beta = inf``: the sign rule.
 
-    Example:
+    Examples:
         >>> import math, jax, jax.numpy as jnp
         >>> from statjax.models.hopfield import hebbian, random_patterns
         >>> patterns = random_patterns(jax.random.key(0), 2, 32)

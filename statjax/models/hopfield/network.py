@@ -25,6 +25,7 @@ from jax.typing import ArrayLike
 from statjax.checks import as_key
 from statjax.energy.ising import DenseIsing, IsingSpinVector
 from statjax.pytree import Pytree
+from statjax.random import uniform as random_uniform
 from statjax.types import PRNGKey
 
 
@@ -117,7 +118,7 @@ def hebbian(
     Returns:
         A :class:`HopfieldNetwork`.
 
-    Example:
+    Examples:
         >>> import jax.numpy as jnp
         >>> network = hebbian(jnp.array([[1, -1, 1, -1]]))
         >>> network.couplings[0].tolist()
@@ -156,7 +157,7 @@ def _pattern_products(patterns: jax.Array, weights: jax.Array) -> jax.Array:
 def random_patterns(key: PRNGKey, num_patterns: int, num_spins: int) -> jax.Array:
     """``(num_patterns, num_spins)`` independent unbiased ±1 patterns, ``int8``.
 
-    Example:
+    Examples:
         >>> import jax
         >>> random_patterns(jax.random.key(0), 3, 10).shape
         (3, 10)
@@ -176,7 +177,7 @@ def corrupt(key: PRNGKey, spins: ArrayLike, flip_fraction: float) -> jax.Array:
         ``(..., N)`` spins, the dtype of ``spins``; each row at overlap
         ``1 - 2 round(flip_fraction N) / N`` with its original.
 
-    Example:
+    Examples:
         >>> import jax, jax.numpy as jnp
         >>> cue = corrupt(jax.random.key(0), jnp.ones(20, jnp.int8), 0.15)
         >>> int((cue == -1).sum())
@@ -194,7 +195,7 @@ def corrupt(key: PRNGKey, spins: ArrayLike, flip_fraction: float) -> jax.Array:
 @partial(jax.jit, static_argnames=("num_flips",))
 def _corrupt(key: PRNGKey, spins: jax.Array, *, num_flips: int) -> jax.Array:
     # The ranks of i.i.d. uniforms are a uniform random permutation of each row.
-    ranks = jnp.argsort(jnp.argsort(jax.random.uniform(key, spins.shape), axis=-1), axis=-1)
+    ranks = jnp.argsort(jnp.argsort(random_uniform(key, spins.shape), axis=-1), axis=-1)
     return jnp.where(ranks < num_flips, -spins, spins)
 
 
@@ -208,7 +209,7 @@ def retrieval_overlap(patterns: ArrayLike, spins: ArrayLike) -> jax.Array:
     Returns:
         ``(..., P)``; ``m^mu = 1`` exactly when ``s = xi^mu``.
 
-    Example:
+    Examples:
         >>> import jax.numpy as jnp
         >>> retrieval_overlap(jnp.array([[1, 1, 1, 1]]), jnp.array([1, 1, 1, -1])).tolist()
         [0.5]

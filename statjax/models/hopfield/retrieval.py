@@ -81,7 +81,7 @@ def retrieve(
     Returns:
         ``(num_networks, num_cues, N)`` ``int8`` final spins.
 
-    Example:
+    Examples:
         >>> import jax, jax.numpy as jnp
         >>> patterns = random_patterns(jax.random.key(0), 8 * 20, 50).reshape(8, 20, 50)
         >>> final = retrieve(patterns, jax.random.key(1), patterns[:, :1], 20, num_patterns=[2] * 8)
@@ -166,7 +166,7 @@ def capacity_curve(
     Returns:
         A :class:`CapacityCurve`.
 
-    Example:
+    Examples:
         >>> import jax
         >>> curve = capacity_curve(jax.random.key(0), 50, [0.05, 0.4], num_networks=4)
         >>> curve.num_patterns.tolist(), curve.overlaps.shape
@@ -227,7 +227,7 @@ def critical_load(loads: ArrayLike, overlap: ArrayLike, threshold: float = 0.5) 
     Returns:
         A scalar.
 
-    Example:
+    Examples:
         >>> round(float(critical_load([0.1, 0.12, 0.14, 0.16], [0.99, 0.97, 0.6, 0.3], 0.785)), 4)
         0.13
     """

@@ -81,7 +81,7 @@ def ags_branch(temperature: float, num_points: int = 1000) -> AGSBranch:
     Returns:
         An :class:`AGSBranch`.
 
-    Example:
+    Examples:
         >>> branch = ags_branch(0.0)
         >>> print(round(float(branch.loads[-1]), 4), round(float(branch.overlaps[-1]), 3))
         0.1379 0.967
@@ -113,7 +113,7 @@ def ags_overlap(load: ArrayLike, temperature: float) -> np.ndarray:
     Returns:
         ``m``, the shape of ``load`` (linear interpolation along the branch).
 
-    Example:
+    Examples:
         >>> print(round(float(ags_overlap(0.1, 0.0)), 3), float(ags_overlap(0.15, 0.0)))
         0.998 0.0
     """
@@ -128,7 +128,7 @@ def ags_overlap(load: ArrayLike, temperature: float) -> np.ndarray:
 def ags_critical_load(temperature: float) -> float:
     """``alpha_c(T)``, the largest load with a retrieval solution in AGS theory.
 
-    Example:
+    Examples:
         >>> round(ags_critical_load(0.0), 3)
         0.138
     """

@@ -60,6 +60,7 @@ from statjax.models.rbm.evaluation import (
     pseudo_log_likelihood,
     reconstruction_error,
 )
+from statjax.models.rbm.gaussian_ais import GaussianBaseRatePath, gaussian_ais_log_z
 from statjax.models.rbm.linen import RBM, params_from_flax
 from statjax.models.rbm.log_z import (
     MAX_ENUMERATED_UNITS,
@@ -96,6 +97,7 @@ __all__ = [
     "RBM",
     "BlockGibbs",
     "BlockGibbsState",
+    "GaussianBaseRatePath",
     "GaussianRBMParams",
     "RBMConfiguration",
     "RBMParams",
@@ -109,6 +111,7 @@ __all__ = [
     "energy",
     "exact_log_z",
     "free_energy",
+    "gaussian_ais_log_z",
     "gibbs_sweep",
     "hidden_logits",
     "hidden_probabilities",

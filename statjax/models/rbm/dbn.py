@@ -35,7 +35,7 @@ def train_dbn(
     Returns:
         The layers' parameters, bottom first.
 
-    Example:
+    Examples:
         >>> import jax, jax.numpy as jnp, optax
         >>> data = (jax.random.uniform(jax.random.key(0), (64, 8)) < 0.3).astype(jnp.float32)
         >>> layers = train_dbn(jax.random.key(1), data, [6, 4], optax.sgd(0.1),

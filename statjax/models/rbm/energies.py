@@ -37,7 +37,7 @@ def scaled_visible(params: Params, visible: jax.Array) -> jax.Array:
 def energy(params: Params, visible: jax.Array, hidden: jax.Array) -> jax.Array:
     """The joint energy ``E(v, h)`` (see the module docstring); batch axes broadcast.
 
-    Example:
+    Examples:
         >>> import jax.numpy as jnp
         >>> params = RBMParams(jnp.ones((2, 1)), jnp.zeros(2), jnp.zeros(1))
         >>> float(energy(params, jnp.ones(2), jnp.ones(1)))
@@ -86,7 +86,7 @@ def free_energy(params: Params, visible: jax.Array) -> jax.Array:
     ``sum_i (v_i - b_i)^2 / (2 sigma_i^2) - sum_j softplus(c_j + (v / sigma^2)^T W_j)``.
     Shape: ``visible (..., num_visible) -> (...)``.
 
-    Example:
+    Examples:
         >>> import jax.numpy as jnp
         >>> params = RBMParams(jnp.zeros((2, 1)), jnp.zeros(2), jnp.zeros(1))
         >>> print(round(float(free_energy(params, jnp.ones(2))), 4))  # -log 2

@@ -14,7 +14,7 @@ class RBM(nn.Module):
     ``init`` and combined with other Flax code); the math lives in the pure
     functions of :mod:`statjax.models.rbm`. Convert with :func:`params_from_flax`.
 
-    Example:
+    Examples:
         >>> import jax, jax.numpy as jnp
         >>> module = RBM(num_hidden=3)
         >>> variables = module.init(jax.random.key(0), jnp.zeros(5))

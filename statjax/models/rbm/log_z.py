@@ -77,7 +77,7 @@ def exact_log_z(params: RBMParams | GaussianRBMParams, *, chunk_size: int = 2**1
     [c^T h + sum_i ((W h)_i^2 + 2 b_i (W h)_i) / (2 sigma_i^2)]``. Cost ``2^min(V, H)``
     matrix-vector products; up to ``MAX_ENUMERATED_UNITS`` units.
 
-    Example:
+    Examples:
         >>> import jax.numpy as jnp
         >>> params = RBMParams(jnp.zeros((3, 2)), jnp.zeros(3), jnp.zeros(2))
         >>> print(round(float(exact_log_z(params)), 4))  # 5 log 2
@@ -104,7 +104,7 @@ def ais_betas(scale: float = 1.0) -> np.ndarray:
     That is 14,500 intermediate distributions; ``scale`` multiplies the number of
     steps in each piece (``scale = 0.1``: 1,450).
 
-    Example:
+    Examples:
         >>> ais_betas().shape
         (14501,)
     """
@@ -230,7 +230,7 @@ def _ais_base_rate(params, base_bias, key, betas, *, num_chains):
 
 def ais_log_z(
     key: PRNGKey,
-    params: RBMParams,
+    params: RBMParams | GaussianRBMParams,
     base_visible_bias: jax.typing.ArrayLike | None = None,
     *,
     betas: jax.typing.ArrayLike | None = None,
@@ -261,8 +261,10 @@ def ais_log_z(
 
     Args:
         key: PRNG key.
-        params: the binary RBM ``B``.
-        base_visible_bias: ``b_A``, ``(num_visible,)``.
+        params: the binary RBM ``B``; Gaussian parameters go to
+            :func:`~statjax.models.rbm.gaussian_ais.gaussian_ais_log_z`.
+        base_visible_bias: ``b_A``, ``(num_visible,)`` (Gaussian: the base's
+            visible mean).
         betas: non-decreasing path from 0 to 1; default :func:`ais_betas` (14,500 steps).
         num_chains: independent AIS runs (S&M use 100).
 
@@ -270,7 +272,7 @@ def ais_log_z(
         An :class:`statjax.thermo.AISResult`; ``final_states`` are the visible
         states ``(num_chains, num_visible)`` at the end of the path.
 
-    Example:
+    Examples:
         >>> import jax, jax.numpy as jnp
         >>> from statjax.models.rbm import init_rbm
         >>> params = init_rbm(jax.random.key(0), 8, 4, weight_scale=0.5)
@@ -279,7 +281,12 @@ def ais_log_z(
         True
     """
     if is_gaussian(params):
-        raise TypeError("ais_log_z handles binary RBMs; for a Gaussian RBM use exact_log_z.")
+        # Real visible units: the Gaussian base-rate path (base_visible_bias = its mean b_A).
+        from statjax.models.rbm.gaussian_ais import gaussian_ais_log_z
+
+        return gaussian_ais_log_z(
+            key, params, base_visible_bias, betas=betas, num_chains=num_chains
+        )
     num_chains = check_count("num_chains", num_chains)
     num_visible = params.weights.shape[0]
     base = (

@@ -68,7 +68,7 @@ def init_rbm(
         gaussian: build :class:`GaussianRBMParams` with ``sigma`` for every unit.
         sigma: the initial visible standard deviation of a Gaussian RBM.
 
-    Example:
+    Examples:
         >>> import jax
         >>> params = init_rbm(jax.random.key(0), 6, 4)
         >>> params.weights.shape

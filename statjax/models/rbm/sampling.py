@@ -24,21 +24,22 @@ from statjax.models.rbm.energies import (
 )
 from statjax.models.rbm.params import GaussianRBMParams, RBMParams, is_gaussian
 from statjax.pytree import Pytree
+from statjax.random import normal as random_normal
+from statjax.random import uniform as random_uniform
 from statjax.samplers.base import AcceptanceInfo
-from statjax.samplers.lattice import site_uniforms
 from statjax.types import PRNGKey
 
 Params = RBMParams | GaussianRBMParams
 
 
 def unit_uniforms(key: PRNGKey, shape: tuple[int, ...]) -> jax.Array:
-    """U[0, 1) float32 numbers of ``shape`` from one generator call of ``key``.
+    """U[0, 1) float32 numbers of ``shape`` from ``key``: :func:`statjax.random.uniform`.
 
-    One call keys a fused Threefry (:func:`statjax.samplers.lattice.site_uniforms`):
+    The one random-number path (a fused Threefry, ``jax.random.uniform``'s values):
     on the CPU several times faster than ``jax.random.uniform`` for the small
     draws of a sweep.
     """
-    return site_uniforms(key, tuple(shape))[0]
+    return random_uniform(key, tuple(shape), jnp.float32)
 
 
 def bernoulli_from_uniforms(uniforms: jax.Array, probabilities: jax.Array) -> jax.Array:
@@ -61,7 +62,7 @@ def sample_visible(
     key = as_key(key)
     mean = visible_mean(params, hidden, beta)
     if is_gaussian(params):
-        noise = jax.random.normal(key, mean.shape, mean.dtype)
+        noise = random_normal(key, mean.shape, mean.dtype)
         return (
             mean + jnp.exp(params.log_sigma) * jax.lax.rsqrt(jnp.asarray(beta, mean.dtype)) * noise
         )
@@ -95,7 +96,7 @@ def _sweep(
     new_hidden = _keep_ties(new_hidden, probabilities, jnp.asarray(hidden, new_hidden.dtype))
     activation = visible_activation(params, new_hidden)
     if is_gaussian(params):
-        noise = jax.random.normal(key_visible, activation.shape, activation.dtype)
+        noise = random_normal(key_visible, activation.shape, activation.dtype)
         scale = jnp.exp(params.log_sigma) * jax.lax.rsqrt(jnp.asarray(beta, activation.dtype))
         new_visible = activation + scale * noise
     else:
@@ -202,7 +203,7 @@ class BlockGibbs(Pytree):
 def block_gibbs(params: Params) -> BlockGibbs:
     """Block-Gibbs kernel of an RBM (see :class:`BlockGibbs`).
 
-    Example:
+    Examples:
         >>> import jax, jax.numpy as jnp, statjax
         >>> from statjax.models.rbm import init_rbm
         >>> kernel = block_gibbs(init_rbm(jax.random.key(0), 6, 4, weight_scale=1.0))

@@ -90,7 +90,7 @@ def init_training(
     ``chains`` and a ``ladder`` of inverse temperatures ending at 1; every replica
     of a chain starts at that chain's visible state.
 
-    Example:
+    Examples:
         >>> import jax, optax
         >>> from statjax.models.rbm import init_rbm
         >>> state = init_training(init_rbm(jax.random.key(0), 6, 4), optax.sgd(0.1))
@@ -213,7 +213,7 @@ def training_step(
     uninterrupted one. A :func:`statjax.optim.tunable` optimizer is traced (new
     numbers never recompile); a plain optax one is static (build it once).
 
-    Example:
+    Examples:
         >>> import jax, jax.numpy as jnp, optax
         >>> from statjax.models.rbm import init_rbm
         >>> data = (jax.random.uniform(jax.random.key(0), (32, 6)) < 0.3).astype(jnp.float32)
@@ -327,7 +327,7 @@ def train_rbm(
     Returns:
         The final :class:`RBMTrainState` and the per-epoch mean :class:`TrainMetrics`.
 
-    Example:
+    Examples:
         >>> import jax, jax.numpy as jnp, optax, statjax
         >>> from statjax.models.rbm import init_rbm
         >>> data = (jax.random.uniform(jax.random.key(0), (64, 6)) < 0.3).astype(jnp.float32)
