@@ -327,7 +327,7 @@ def _walk(walk, key, states, start_step, *, num_sweeps, structure):
 
 
 def wang_landau(
-    model,
+    model: IsingLattice | PottsLattice | DenseIsing | SparseIsing,
     key: PRNGKey,
     initial: jax.typing.ArrayLike,
     num_sweeps: int,
